@@ -1,0 +1,1 @@
+//! Criterion benchmarks of TaskFlow live in `benches/`; this library is empty.

@@ -1,0 +1,137 @@
+//! Access tokens: short-lived JWTs (RFC 8725 best practice). The algorithm is pinned on
+//! verification (so `none` and tokens signed with other key types are refused), `typ` is
+//! explicit (`at+jwt`, RFC 9068), and `iss`, `aud`, `exp`, `iat`, `sub`, `jti` are required.
+//! Expiry is checked against TaskFlow's clock, not jsonwebtoken's, so tests can move time.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::ids::{SessionId, UserId};
+use crate::rbac::Role;
+
+/// The `typ` header of every access token.
+pub(crate) const ACCESS_TOKEN_TYP: &str = "at+jwt";
+/// Longer inputs are refused before any parsing.
+const MAX_TOKEN_BYTES: usize = 4096;
+/// Shortest accepted HMAC secret.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// HMAC algorithm for access tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JwtAlgorithm {
+    /// HMAC-SHA256 (the default).
+    #[default]
+    Hs256,
+    /// HMAC-SHA384.
+    Hs384,
+    /// HMAC-SHA512.
+    Hs512,
+}
+
+impl JwtAlgorithm {
+    fn to_jwt(self) -> Algorithm {
+        match self {
+            JwtAlgorithm::Hs256 => Algorithm::HS256,
+            JwtAlgorithm::Hs384 => Algorithm::HS384,
+            JwtAlgorithm::Hs512 => Algorithm::HS512,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct AccessClaims {
+    pub sub: UserId,
+    pub role: Role,
+    pub sid: SessionId,
+    pub jti: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+}
+
+pub(crate) struct TokenSigner {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    header: Header,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    pub(crate) ttl: TimeDelta,
+}
+
+impl TokenSigner {
+    pub(crate) fn new(
+        secret: &[u8],
+        algorithm: JwtAlgorithm,
+        issuer: String,
+        audience: String,
+        ttl: TimeDelta,
+    ) -> Result<Self> {
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(Error::invalid(
+                "jwt_secret",
+                format!("must be at least {MIN_SECRET_BYTES} bytes"),
+            ));
+        }
+        let alg = algorithm.to_jwt();
+        let mut header = Header::new(alg);
+        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+        let mut validation = Validation::new(alg);
+        validation.algorithms = vec![alg];
+        validation.set_issuer(&[&issuer]);
+        validation.set_audience(&[&audience]);
+        validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.leeway = 0;
+        Ok(Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            header,
+            validation,
+            issuer,
+            audience,
+            ttl,
+        })
+    }
+
+    /// Signs an access token for the user's session; returns it with its lifetime in seconds.
+    pub(crate) fn issue(
+        &self,
+        user: UserId,
+        role: &Role,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<String> {
+        let claims = AccessClaims {
+            sub: user,
+            role: role.clone(),
+            sid: session,
+            jti: uuid::Uuid::now_v7().simple().to_string(),
+            iat: now.timestamp(),
+            exp: (now + self.ttl).timestamp(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+        };
+        jsonwebtoken::encode(&self.header, &claims, &self.encoding).map_err(Error::internal)
+    }
+
+    /// Verifies signature, algorithm, `typ`, issuer, audience and expiry.
+    pub(crate) fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(Error::Unauthenticated("malformed access token"));
+        }
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map_err(|_| Error::Unauthenticated("invalid access token"))?;
+        if data.header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+            return Err(Error::Unauthenticated("invalid access token"));
+        }
+        if data.claims.exp <= now.timestamp() {
+            return Err(Error::Unauthenticated("access token expired"));
+        }
+        Ok(data.claims)
+    }
+}

@@ -1,0 +1,309 @@
+//! The caching store wrapper.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use dashmap::DashMap;
+
+use super::{Cache, CacheEntry, CacheKey, CacheMetrics, CacheValue};
+use crate::auth::SessionRecord;
+use crate::error::Result;
+use crate::ids::{SessionId, TaskId, UserId};
+use crate::query::{ListRequest, TaskSlice};
+use crate::rbac::Scope;
+use crate::stats::{StatsRequest, TaskStats};
+use crate::store::{SessionStore, Store, TaskStore, UserStore};
+use crate::task::Task;
+use crate::user::{User, UserListRequest, UserRecord};
+
+/// A store that reads through a [`Cache`] and invalidates on every write (see the
+/// [module docs](crate::cache) for the stamp scheme and its guarantee).
+///
+/// Cached: users and sessions by id (what `authenticate` reads), tasks by id, task list
+/// pages and stats. Not cached: reads by email, user listings, bulk reads.
+pub struct Cached {
+    store: Arc<dyn Store>,
+    cache: Arc<dyn Cache>,
+    metrics: Arc<CacheMetrics>,
+    /// Ticks once per write.
+    counter: AtomicU64,
+    /// Per user: counter after the latest write to the user or their sessions.
+    user_marks: DashMap<UserId, u64>,
+    /// Per task owner: counter after the latest write to one of their tasks.
+    owner_marks: DashMap<UserId, u64>,
+    /// Counter after the latest task write of any owner (for all-owner listings and stats).
+    any_owner_mark: AtomicU64,
+}
+
+impl Cached {
+    /// Wraps `store` with `cache`.
+    pub fn new(store: Arc<dyn Store>, cache: Arc<dyn Cache>) -> Self {
+        Self {
+            store,
+            cache,
+            metrics: Arc::default(),
+            counter: AtomicU64::new(0),
+            user_marks: DashMap::new(),
+            owner_marks: DashMap::new(),
+            any_owner_mark: AtomicU64::new(0),
+        }
+    }
+
+    /// Hit and miss counters.
+    pub fn metrics(&self) -> Arc<CacheMetrics> {
+        Arc::clone(&self.metrics)
+    }
+
+    /// Stamp for an entry about to be read from the store.
+    fn stamp(&self) -> u64 {
+        self.counter.load(Ordering::SeqCst)
+    }
+
+    fn tick(&self) -> u64 {
+        self.counter.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    fn raise(marks: &DashMap<UserId, u64>, id: UserId, to: u64) {
+        marks
+            .entry(id)
+            .and_modify(|m| *m = (*m).max(to))
+            .or_insert(to);
+    }
+
+    /// Called after (not before) every user or session write, whatever its outcome.
+    fn wrote_user(&self, id: UserId) {
+        let s = self.tick();
+        Self::raise(&self.user_marks, id, s);
+    }
+
+    /// Called after (not before) every task write, whatever its outcome.
+    fn wrote_tasks_of(&self, owner: UserId) {
+        let s = self.tick();
+        Self::raise(&self.owner_marks, owner, s);
+        self.any_owner_mark.fetch_max(s, Ordering::SeqCst);
+    }
+
+    fn mark(marks: &DashMap<UserId, u64>, id: UserId) -> u64 {
+        marks.get(&id).map_or(0, |m| *m)
+    }
+
+    fn scope_mark(&self, scope: Scope) -> u64 {
+        match scope {
+            Scope::All => self.any_owner_mark.load(Ordering::SeqCst),
+            Scope::Owner(o) => Self::mark(&self.owner_marks, o),
+        }
+    }
+
+    /// The cached value of `key` if its stamp is still valid for the mark `mark_of` derives
+    /// from it; stale entries are dropped.
+    fn lookup(&self, key: &CacheKey, mark_of: impl FnOnce(&CacheValue) -> u64) -> Option<CacheValue> {
+        let entry = self.cache.get(key)?;
+        if entry.stamp >= mark_of(&entry.value) {
+            self.metrics.hit();
+            Some(entry.value)
+        } else {
+            self.cache.invalidate(key);
+            None
+        }
+    }
+
+    fn store_entry(&self, key: CacheKey, stamp: u64, value: CacheValue) {
+        self.cache.insert(key, CacheEntry { stamp, value });
+    }
+}
+
+#[async_trait]
+impl UserStore for Cached {
+    async fn insert_user(&self, user: &UserRecord) -> Result<()> {
+        let r = self.store.insert_user(user).await;
+        self.wrote_user(user.user.id);
+        r
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<UserRecord>> {
+        let key = CacheKey::User(id);
+        if let Some(CacheValue::User(u)) =
+            self.lookup(&key, |_| Self::mark(&self.user_marks, id))
+        {
+            return Ok(Some(UserRecord::clone(&u)));
+        }
+        self.metrics.miss();
+        let stamp = self.stamp();
+        let user = self.store.get_user(id).await?;
+        if let Some(u) = &user {
+            self.store_entry(key, stamp, CacheValue::User(Arc::new(u.clone())));
+        }
+        Ok(user)
+    }
+
+    async fn get_user_by_email(&self, email: &str) -> Result<Option<UserRecord>> {
+        self.store.get_user_by_email(email).await
+    }
+
+    async fn replace_user(&self, user: &UserRecord, keep_an_active_admin: bool) -> Result<bool> {
+        let r = self.store.replace_user(user, keep_an_active_admin).await;
+        self.wrote_user(user.user.id);
+        r
+    }
+
+    async fn list_users(&self, request: &UserListRequest) -> Result<(Vec<User>, u64)> {
+        self.store.list_users(request).await
+    }
+}
+
+#[async_trait]
+impl SessionStore for Cached {
+    async fn insert_session(&self, session: &SessionRecord) -> Result<()> {
+        self.store.insert_session(session).await
+    }
+
+    async fn get_session(&self, id: SessionId) -> Result<Option<SessionRecord>> {
+        let key = CacheKey::Session(id);
+        let marks = &self.user_marks;
+        if let Some(CacheValue::Session(s)) = self.lookup(&key, |v| match v {
+            CacheValue::Session(s) => Self::mark(marks, s.user_id),
+            _ => u64::MAX,
+        }) {
+            return Ok(Some(SessionRecord::clone(&s)));
+        }
+        self.metrics.miss();
+        let stamp = self.stamp();
+        let session = self.store.get_session(id).await?;
+        if let Some(s) = &session {
+            self.store_entry(key, stamp, CacheValue::Session(Arc::new(s.clone())));
+        }
+        Ok(session)
+    }
+
+    async fn rotate_session(
+        &self,
+        user_id: UserId,
+        id: SessionId,
+        presented_hash: &str,
+        new_hash: &str,
+        new_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let r = self
+            .store
+            .rotate_session(user_id, id, presented_hash, new_hash, new_expires_at, now)
+            .await;
+        self.wrote_user(user_id);
+        r
+    }
+
+    async fn revoke_session(&self, user_id: UserId, id: SessionId) -> Result<()> {
+        let r = self.store.revoke_session(user_id, id).await;
+        self.wrote_user(user_id);
+        r
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user_id: UserId,
+        except: Option<SessionId>,
+    ) -> Result<u64> {
+        let r = self.store.revoke_user_sessions(user_id, except).await;
+        self.wrote_user(user_id);
+        r
+    }
+
+    async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+        // Purged sessions were expired; authentication no longer depends on them.
+        self.store.purge_expired_sessions(now).await
+    }
+}
+
+#[async_trait]
+impl TaskStore for Cached {
+    async fn insert_task(&self, task: &Task) -> Result<()> {
+        let r = self.store.insert_task(task).await;
+        self.wrote_tasks_of(task.owner_id);
+        r
+    }
+
+    async fn get_task(&self, scope: Scope, id: TaskId) -> Result<Option<Task>> {
+        let key = CacheKey::Task(id);
+        let marks = &self.owner_marks;
+        if let Some(CacheValue::Task(t)) = self.lookup(&key, |v| match v {
+            CacheValue::Task(t) => Self::mark(marks, t.owner_id),
+            _ => u64::MAX,
+        }) {
+            return Ok(scope.contains(t.owner_id).then(|| Task::clone(&t)));
+        }
+        self.metrics.miss();
+        let stamp = self.stamp();
+        let task = self.store.get_task(scope, id).await?;
+        if let Some(t) = &task {
+            self.store_entry(key, stamp, CacheValue::Task(Arc::new(t.clone())));
+        }
+        Ok(task)
+    }
+
+    async fn get_tasks(&self, scope: Scope, ids: &[TaskId]) -> Result<Vec<Task>> {
+        self.store.get_tasks(scope, ids).await
+    }
+
+    async fn replace_task(&self, task: &Task) -> Result<bool> {
+        let r = self.store.replace_task(task).await;
+        self.wrote_tasks_of(task.owner_id);
+        r
+    }
+
+    async fn replace_tasks(&self, tasks: &[Task]) -> Result<Vec<TaskId>> {
+        let r = self.store.replace_tasks(tasks).await;
+        let mut owners: Vec<UserId> = tasks.iter().map(|t| t.owner_id).collect();
+        owners.sort_unstable();
+        owners.dedup();
+        for owner in owners {
+            self.wrote_tasks_of(owner);
+        }
+        r
+    }
+
+    async fn delete_task(
+        &self,
+        owner: UserId,
+        id: TaskId,
+        expected_version: Option<u64>,
+    ) -> Result<bool> {
+        let r = self.store.delete_task(owner, id, expected_version).await;
+        self.wrote_tasks_of(owner);
+        r
+    }
+
+    async fn list_tasks(&self, request: &ListRequest) -> Result<TaskSlice> {
+        let key = CacheKey::TaskList(Box::new(request.clone()));
+        let mark = self.scope_mark(request.filter.scope);
+        if let Some(CacheValue::TaskList(slice)) = self.lookup(&key, |_| mark) {
+            return Ok(TaskSlice::clone(&slice));
+        }
+        self.metrics.miss();
+        let stamp = self.stamp();
+        let slice = self.store.list_tasks(request).await?;
+        self.store_entry(key, stamp, CacheValue::TaskList(Arc::new(slice.clone())));
+        Ok(slice)
+    }
+
+    async fn task_stats(&self, request: &StatsRequest) -> Result<TaskStats> {
+        let key = CacheKey::Stats(*request);
+        let mark = self.scope_mark(request.scope);
+        if let Some(CacheValue::Stats(stats)) = self.lookup(&key, |_| mark) {
+            return Ok(*stats);
+        }
+        self.metrics.miss();
+        let stamp = self.stamp();
+        let stats = self.store.task_stats(request).await?;
+        self.store_entry(key, stamp, CacheValue::Stats(Arc::new(stats)));
+        Ok(stats)
+    }
+}
+
+#[async_trait]
+impl Store for Cached {
+    async fn ping(&self) -> Result<()> {
+        self.store.ping().await
+    }
+}

@@ -1,0 +1,150 @@
+//! Storage traits. A backend implements [`UserStore`], [`TaskStore`], [`SessionStore`] and
+//! [`Store`]; the doc comment of each method is the contract every backend honours and the
+//! conformance suite (feature `conformance`) checks.
+//!
+//! Shared rules:
+//! - Business rules are not the store's business: core validates, normalises, scopes and
+//!   computes every value; stores persist and query faithfully.
+//! - Timestamps arrive truncated to milliseconds and must round-trip equal.
+//! - Writes of users and tasks are conditional on the stored `version` (optimistic
+//!   concurrency): a record at version `v + 1` replaces the stored one only if that one is
+//!   still at `v`. No write needs more than one document/row to be atomic, except where a
+//!   method says so.
+//! - Every task write names the owner (`owner_id`), so a store sharded by owner can route it.
+//! - Failures to reach the database are [`Error::Unavailable`](crate::Error::Unavailable);
+//!   unexpected ones [`Error::Internal`](crate::Error::Internal), source kept.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::auth::SessionRecord;
+use crate::error::Result;
+use crate::ids::{SessionId, TaskId, UserId};
+use crate::query::{ListRequest, TaskSlice};
+use crate::rbac::Scope;
+use crate::stats::{StatsRequest, TaskStats};
+use crate::task::Task;
+use crate::user::{User, UserListRequest, UserRecord};
+
+/// Users and credentials.
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    /// Inserts a new user. The email arrives normalised; if another user has it,
+    /// fails with [`Error::Conflict`](crate::Error::Conflict) and writes nothing (a unique
+    /// index, not a read-then-write, so concurrent inserts cannot both win).
+    async fn insert_user(&self, user: &UserRecord) -> Result<()>;
+
+    /// The user with this id.
+    async fn get_user(&self, id: UserId) -> Result<Option<UserRecord>>;
+
+    /// The user with this (normalised) email.
+    async fn get_user_by_email(&self, email: &str) -> Result<Option<UserRecord>>;
+
+    /// Replaces the user if the stored version is `user.version - 1`; returns whether it
+    /// did. The email never changes through this method.
+    ///
+    /// With `keep_an_active_admin`, the write also requires that afterwards at least one
+    /// user with role `admin` is not disabled, else it fails with
+    /// [`Error::Conflict`](crate::Error::Conflict); such writes are serialised so that two
+    /// admins demoting each other at once cannot leave none.
+    async fn replace_user(&self, user: &UserRecord, keep_an_active_admin: bool) -> Result<bool>;
+
+    /// One page of users sorted by id (creation order), with the total count of matches.
+    /// `q` matches a substring of the email or of the lower-cased name.
+    async fn list_users(&self, request: &UserListRequest) -> Result<(Vec<User>, u64)>;
+}
+
+/// Login sessions (refresh-token families).
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Inserts a new session.
+    async fn insert_session(&self, session: &SessionRecord) -> Result<()>;
+
+    /// The session with this id, revoked or expired ones included.
+    async fn get_session(&self, id: SessionId) -> Result<Option<SessionRecord>>;
+
+    /// Atomically rotates the refresh token: if the session `id` of `user_id` is not
+    /// revoked, expires after `now` and its `token_hash` equals `presented_hash`, sets
+    /// `token_hash = new_hash`, `expires_at = new_expires_at`, `generation += 1` and returns
+    /// true; otherwise changes nothing and returns false. Of two concurrent calls with the
+    /// same `presented_hash`, at most one returns true (one conditional update).
+    async fn rotate_session(
+        &self,
+        user_id: UserId,
+        id: SessionId,
+        presented_hash: &str,
+        new_hash: &str,
+        new_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+
+    /// Marks the session revoked (idempotent; unknown ids are ignored).
+    async fn revoke_session(&self, user_id: UserId, id: SessionId) -> Result<()>;
+
+    /// Revokes every session of the user except `except`; returns how many it revoked.
+    async fn revoke_user_sessions(&self, user_id: UserId, except: Option<SessionId>)
+    -> Result<u64>;
+
+    /// Deletes sessions that expired before `now`; returns how many.
+    async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64>;
+}
+
+/// Tasks.
+#[async_trait]
+pub trait TaskStore: Send + Sync + 'static {
+    /// Inserts a new task (version 1).
+    async fn insert_task(&self, task: &Task) -> Result<()>;
+
+    /// The task with this id if it is visible in `scope`.
+    async fn get_task(&self, scope: Scope, id: TaskId) -> Result<Option<Task>>;
+
+    /// The tasks with these ids that are visible in `scope`, in any order; missing ids are
+    /// skipped.
+    async fn get_tasks(&self, scope: Scope, ids: &[TaskId]) -> Result<Vec<Task>>;
+
+    /// Replaces the task (same id and owner) if the stored version is `task.version - 1`;
+    /// returns whether it did.
+    async fn replace_task(&self, task: &Task) -> Result<bool>;
+
+    /// Replaces several tasks under the same per-task condition as
+    /// [`replace_task`](Self::replace_task) and returns the ids it did **not** write. A
+    /// store with transactions writes all or nothing (then, on any conflict, it returns
+    /// every id); a store without them may write the others. Core retries what is returned.
+    async fn replace_tasks(&self, tasks: &[Task]) -> Result<Vec<TaskId>> {
+        let mut unwritten = Vec::new();
+        for task in tasks {
+            if !self.replace_task(task).await? {
+                unwritten.push(task.id);
+            }
+        }
+        Ok(unwritten)
+    }
+
+    /// Deletes the task of `owner` (only if at `expected_version`, when given); returns
+    /// whether it did.
+    async fn delete_task(
+        &self,
+        owner: UserId,
+        id: TaskId,
+        expected_version: Option<u64>,
+    ) -> Result<bool>;
+
+    /// One page of tasks: exactly those for which
+    /// [`TaskFilter::matches`](crate::TaskFilter::matches) holds, ordered by
+    /// [`TaskSort::compare`](crate::TaskSort::compare) (nulls last, then key, then id), and
+    /// in keyset mode strictly after the position. Returns at most `limit` items, whether
+    /// more follow, and in page mode the total count of matches. Served by indexes, not
+    /// by loading rows into memory.
+    async fn list_tasks(&self, request: &ListRequest) -> Result<TaskSlice>;
+
+    /// Aggregates equal to [`TaskStats::add`] over every task in scope, computed in the
+    /// database.
+    async fn task_stats(&self, request: &StatsRequest) -> Result<TaskStats>;
+}
+
+/// A complete backend.
+#[async_trait]
+pub trait Store: UserStore + TaskStore + SessionStore {
+    /// Checks that the backend answers (readiness probes).
+    async fn ping(&self) -> Result<()>;
+}
