@@ -148,7 +148,9 @@ pub use service::{
 pub use stats::{PriorityCounts, StatsRequest, StatusCounts, TaskStats};
 pub use store::{SessionStore, Store, TaskStore, UserStore};
 pub use task::{NewTask, Priority, Status, Task, TaskPatch};
-pub use user::{ProfileUpdate, Registration, User, UserListRequest, UserQuery, UserRecord, UserUpdate};
+pub use user::{
+    ProfileUpdate, Registration, User, UserListRequest, UserQuery, UserRecord, UserUpdate,
+};
 
 /// Re-exports for the [`store_conformance!`] macro; not part of the public API.
 #[doc(hidden)]

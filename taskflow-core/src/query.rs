@@ -155,7 +155,11 @@ impl TaskSort {
         let rest = value
             .cmp_non_null(&position.value)
             .then_with(|| task.id.cmp(&position.id));
-        nulls.then(if self.descending { rest.reverse() } else { rest })
+        nulls.then(if self.descending {
+            rest.reverse()
+        } else {
+            rest
+        })
     }
 }
 
@@ -256,8 +260,12 @@ impl TaskFilter {
             && (self.statuses.is_empty() || self.statuses.contains(&task.status))
             && (self.priorities.is_empty() || self.priorities.contains(&task.priority))
             && self.tag.as_ref().is_none_or(|t| task.tags.contains(t))
-            && self.due_before.is_none_or(|b| task.due_date.is_some_and(|d| d < b))
-            && self.due_after.is_none_or(|a| task.due_date.is_some_and(|d| d > a))
+            && self
+                .due_before
+                .is_none_or(|b| task.due_date.is_some_and(|d| d < b))
+            && self
+                .due_after
+                .is_none_or(|a| task.due_date.is_some_and(|d| d > a))
             && self
                 .overdue
                 .is_none_or(|o| is_overdue(task, o.as_of) == o.overdue)
@@ -283,7 +291,10 @@ impl TaskFilter {
         canon.push_str(&self.words.join(" "));
         canon.push('|');
         for d in [self.due_before, self.due_after] {
-            canon.push_str(&d.map(|d| d.timestamp_millis().to_string()).unwrap_or_default());
+            canon.push_str(
+                &d.map(|d| d.timestamp_millis().to_string())
+                    .unwrap_or_default(),
+            );
             canon.push('|');
         }
         canon.push_str(match self.overdue.map(|o| o.overdue) {

@@ -189,7 +189,9 @@ impl Policy {
         if self.allows(&principal.role, permission) {
             Ok(())
         } else {
-            Err(Error::Forbidden("you lack the permission for this operation"))
+            Err(Error::Forbidden(
+                "you lack the permission for this operation",
+            ))
         }
     }
 
@@ -205,7 +207,9 @@ impl Policy {
         } else if self.allows(&principal.role, own) {
             Ok(Scope::Owner(principal.user_id))
         } else {
-            Err(Error::Forbidden("you lack the permission for this operation"))
+            Err(Error::Forbidden(
+                "you lack the permission for this operation",
+            ))
         }
     }
 }

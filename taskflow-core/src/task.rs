@@ -410,7 +410,9 @@ fn normalize_title(raw: &str) -> Result<String, String> {
 
 fn check_description(description: String) -> Result<String, String> {
     if description.chars().count() > DESCRIPTION_MAX_CHARS {
-        return Err(format!("must be at most {DESCRIPTION_MAX_CHARS} characters"));
+        return Err(format!(
+            "must be at most {DESCRIPTION_MAX_CHARS} characters"
+        ));
     }
     if has_nul(&description) {
         return Err("must not contain NUL characters".into());

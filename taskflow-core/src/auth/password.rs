@@ -106,7 +106,10 @@ impl Passwords {
             .cloned()
     }
 
-    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
         let _permit = self.permits.acquire().await.map_err(Error::internal)?;
         tokio::task::spawn_blocking(f)
             .await

@@ -35,6 +35,8 @@ pub struct Cached {
     owner_marks: DashMap<UserId, u64>,
     /// Counter after the latest task write of any owner (for all-owner listings and stats).
     any_owner_mark: AtomicU64,
+    /// Counter after the latest write that touched sessions of unknown users (purges).
+    any_session_mark: AtomicU64,
 }
 
 impl Cached {
@@ -48,6 +50,7 @@ impl Cached {
             user_marks: DashMap::new(),
             owner_marks: DashMap::new(),
             any_owner_mark: AtomicU64::new(0),
+            any_session_mark: AtomicU64::new(0),
         }
     }
 
@@ -98,7 +101,11 @@ impl Cached {
 
     /// The cached value of `key` if its stamp is still valid for the mark `mark_of` derives
     /// from it; stale entries are dropped.
-    fn lookup(&self, key: &CacheKey, mark_of: impl FnOnce(&CacheValue) -> u64) -> Option<CacheValue> {
+    fn lookup(
+        &self,
+        key: &CacheKey,
+        mark_of: impl FnOnce(&CacheValue) -> u64,
+    ) -> Option<CacheValue> {
         let entry = self.cache.get(key)?;
         if entry.stamp >= mark_of(&entry.value) {
             self.metrics.hit();
@@ -124,9 +131,7 @@ impl UserStore for Cached {
 
     async fn get_user(&self, id: UserId) -> Result<Option<UserRecord>> {
         let key = CacheKey::User(id);
-        if let Some(CacheValue::User(u)) =
-            self.lookup(&key, |_| Self::mark(&self.user_marks, id))
-        {
+        if let Some(CacheValue::User(u)) = self.lookup(&key, |_| Self::mark(&self.user_marks, id)) {
             return Ok(Some(UserRecord::clone(&u)));
         }
         self.metrics.miss();
@@ -162,8 +167,9 @@ impl SessionStore for Cached {
     async fn get_session(&self, id: SessionId) -> Result<Option<SessionRecord>> {
         let key = CacheKey::Session(id);
         let marks = &self.user_marks;
+        let floor = self.any_session_mark.load(Ordering::SeqCst);
         if let Some(CacheValue::Session(s)) = self.lookup(&key, |v| match v {
-            CacheValue::Session(s) => Self::mark(marks, s.user_id),
+            CacheValue::Session(s) => Self::mark(marks, s.user_id).max(floor),
             _ => u64::MAX,
         }) {
             return Ok(Some(SessionRecord::clone(&s)));
@@ -211,8 +217,10 @@ impl SessionStore for Cached {
     }
 
     async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
-        // Purged sessions were expired; authentication no longer depends on them.
-        self.store.purge_expired_sessions(now).await
+        let r = self.store.purge_expired_sessions(now).await;
+        let s = self.tick();
+        self.any_session_mark.fetch_max(s, Ordering::SeqCst);
+        r
     }
 }
 

@@ -109,7 +109,12 @@ impl TaskFlow {
         self.token_pair(user, id, minted.token)
     }
 
-    fn token_pair(&self, user: &User, session: SessionId, refresh_token: String) -> Result<TokenPair> {
+    fn token_pair(
+        &self,
+        user: &User,
+        session: SessionId,
+        refresh_token: String,
+    ) -> Result<TokenPair> {
         let access_token = self
             .inner
             .signer
@@ -245,17 +250,16 @@ impl TaskFlow {
         let verified = self
             .inner
             .passwords
-            .verify(current_password.to_owned(), Some(record.password_hash.clone()))
+            .verify(
+                current_password.to_owned(),
+                Some(record.password_hash.clone()),
+            )
             .await?;
         if verified == Verified::No {
             self.inner.throttle.record_failure(&key, self.now());
             return Err(Error::Unauthenticated("current password is incorrect"));
         }
-        let password_hash = self
-            .inner
-            .passwords
-            .hash(new_password.to_owned())
-            .await?;
+        let password_hash = self.inner.passwords.hash(new_password.to_owned()).await?;
         self.update_own_record(principal, |r| {
             r.password_hash.clone_from(&password_hash);
             true
@@ -316,6 +320,8 @@ impl TaskFlow {
                 return Ok(record.user);
             }
         }
-        Err(Error::Conflict("the account is being changed concurrently; retry".into()))
+        Err(Error::Conflict(
+            "the account is being changed concurrently; retry".into(),
+        ))
     }
 }

@@ -288,7 +288,9 @@ impl TaskFlowBuilder {
         };
         errors.into_result()?;
         let (Some(store), Some(signer), Some(passwords)) = (self.store, signer, passwords) else {
-            return Err(Error::internal("builder validation let a missing part through"));
+            return Err(Error::internal(
+                "builder validation let a missing part through",
+            ));
         };
         let (store, cache_metrics): (Arc<dyn Store>, _) = match self.cache {
             Some(cache) => {

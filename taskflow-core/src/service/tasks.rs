@@ -18,20 +18,26 @@ pub const MAX_BULK_IDS: usize = 100;
 
 impl TaskFlow {
     fn read_scope(&self, principal: &Principal) -> Result<Scope> {
-        self.inner
-            .policy
-            .scope(principal, Permission::ReadAllTasks, Permission::ReadOwnTasks)
+        self.inner.policy.scope(
+            principal,
+            Permission::ReadAllTasks,
+            Permission::ReadOwnTasks,
+        )
     }
 
     fn write_scope(&self, principal: &Principal) -> Result<Scope> {
-        self.inner
-            .policy
-            .scope(principal, Permission::WriteAllTasks, Permission::WriteOwnTasks)
+        self.inner.policy.scope(
+            principal,
+            Permission::WriteAllTasks,
+            Permission::WriteOwnTasks,
+        )
     }
 
     /// Creates a task owned by the caller.
     pub async fn create_task(&self, principal: &Principal, input: NewTask) -> Result<Task> {
-        self.inner.policy.require(principal, Permission::CreateTask)?;
+        self.inner
+            .policy
+            .require(principal, Permission::CreateTask)?;
         let task = input.into_task(principal.user_id, self.now())?;
         self.inner.store.insert_task(&task).await?;
         Ok(task)
@@ -79,7 +85,9 @@ impl TaskFlow {
                 return Ok(next);
             }
         }
-        Err(Error::Conflict("the task is being changed concurrently; retry".into()))
+        Err(Error::Conflict(
+            "the task is being changed concurrently; retry".into(),
+        ))
     }
 
     /// Deletes a task, only at `expected_version` when given.
@@ -110,7 +118,9 @@ impl TaskFlow {
                 return Ok(());
             }
         }
-        Err(Error::Conflict("the task is being changed concurrently; retry".into()))
+        Err(Error::Conflict(
+            "the task is being changed concurrently; retry".into(),
+        ))
     }
 
     /// Sets the status of up to 100 tasks; returns how many changed (tasks already in that
@@ -158,7 +168,9 @@ impl TaskFlow {
             }
             pending = unwritten;
         }
-        Err(Error::Conflict("the tasks are being changed concurrently; retry".into()))
+        Err(Error::Conflict(
+            "the tasks are being changed concurrently; retry".into(),
+        ))
     }
 
     /// A page of tasks. Users see their own; callers that may read all tasks see every
@@ -183,8 +195,12 @@ impl TaskFlow {
         principal: &Principal,
         owner_id: Option<UserId>,
     ) -> Result<TaskStats> {
-        let scope =
-            self.scope_for_owner(principal, owner_id, Permission::AllStats, Permission::OwnStats)?;
+        let scope = self.scope_for_owner(
+            principal,
+            owner_id,
+            Permission::AllStats,
+            Permission::OwnStats,
+        )?;
         let request = StatsRequest {
             scope,
             as_of: to_seconds(self.now()),

@@ -12,7 +12,9 @@ use super::auth::MAX_ATTEMPTS;
 impl TaskFlow {
     /// Lists users (requires [`Permission::ReadUsers`]), sorted by creation.
     pub async fn list_users(&self, principal: &Principal, query: UserQuery) -> Result<Page<User>> {
-        self.inner.policy.require(principal, Permission::ReadUsers)?;
+        self.inner
+            .policy
+            .require(principal, Permission::ReadUsers)?;
         let mut errors = ValidationErrors::new();
         let limit = parse_limit(&mut errors, query.limit);
         let page = parse_page(&mut errors, query.page);
@@ -48,7 +50,9 @@ impl TaskFlow {
 
     /// One user (requires [`Permission::ReadUsers`]).
     pub async fn get_user(&self, principal: &Principal, id: UserId) -> Result<User> {
-        self.inner.policy.require(principal, Permission::ReadUsers)?;
+        self.inner
+            .policy
+            .require(principal, Permission::ReadUsers)?;
         self.inner
             .store
             .get_user(id)
@@ -66,7 +70,9 @@ impl TaskFlow {
         id: UserId,
         update: UserUpdate,
     ) -> Result<User> {
-        self.inner.policy.require(principal, Permission::ManageUsers)?;
+        self.inner
+            .policy
+            .require(principal, Permission::ManageUsers)?;
         let role = update.role.map(Role::new);
         if let Some(r) = &role
             && !self.inner.policy.knows(r)
@@ -75,7 +81,10 @@ impl TaskFlow {
         }
         let store = &self.inner.store;
         for _ in 0..MAX_ATTEMPTS {
-            let current = store.get_user(id).await?.ok_or_else(Error::user_not_found)?;
+            let current = store
+                .get_user(id)
+                .await?
+                .ok_or_else(Error::user_not_found)?;
             let mut next = current.clone();
             if let Some(r) = &role {
                 next.user.role = r.clone();
@@ -98,6 +107,8 @@ impl TaskFlow {
                 return Ok(next.user);
             }
         }
-        Err(Error::Conflict("the user is being changed concurrently; retry".into()))
+        Err(Error::Conflict(
+            "the user is being changed concurrently; retry".into(),
+        ))
     }
 }
