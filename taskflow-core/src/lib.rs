@@ -44,7 +44,7 @@
 //! - Storage: [`Store`] = [`UserStore`] + [`TaskStore`] + [`SessionStore`], with
 //!   [`MemoryStore`] as the reference implementation. Caching: [`Cache`],
 //!   [`MokaCache`] (feature `moka`, default) and the [`Cached`] store wrapper.
-//! - Feature `conformance`: the [`store_conformance!`] test suite for store crates.
+//! - Feature `conformance`: the `store_conformance!` test suite for store crates.
 //!
 //! ## Implementing your own store
 //!
@@ -109,7 +109,66 @@
 //! ```
 //!
 //! ## Conformance scenarios
-//! CONFORMANCE_SCENARIOS_PLACEHOLDER
+//! The suite has 53 scenarios; each store crate runs all of them, raw and cached.
+//!
+//! - **accounts**
+//!   - `register_normalises_and_assigns_user_role`: Registration trims and lower-cases the email, trims the name, and always assigns role `user`; timestamps come from the clock.
+//!   - `register_rejects_duplicate_email_case_insensitively`: A second account with the same email, in any case and padding, is a conflict.
+//!   - `register_reports_every_invalid_field`: Every invalid field is reported at once.
+//!   - `password_length_limits_hold_at_their_boundaries`: Passwords of 8 and 128 characters are accepted; 7 and 129 are not. Characters, not bytes.
+//!   - `concurrent_registrations_of_one_email_create_one_account`: Concurrent registrations of one email: exactly one account is created.
+//!   - `login_fails_alike_for_unknown_email_and_wrong_password`: Unknown email and wrong password give the same error.
+//!   - `login_throttles_after_five_failures`: After five failures in 15 minutes the account is throttled (even with the right password), with a retry-after that runs out when the window has passed.
+//!   - `imported_bcrypt_hash_is_verified_and_upgraded`: A bcrypt hash imported from another system verifies, and the first successful login replaces it with argon2id.
+//!   - `change_password_ends_other_sessions_only`: Changing the password keeps the current session, ends all others, and needs the current password.
+//!   - `update_me_changes_only_the_name`: `update_me` changes the name (validated), bumps `updated_at`, and nothing else.
+//! - **tokens**
+//!   - `access_tokens_are_verified_strictly`: Only untampered HS256 `at+jwt` tokens of this issuer and audience, signed with this key, authenticate; the principal's role is the user's current one.
+//!   - `access_tokens_expire`: Access tokens stop working after their lifetime (15 minutes by default).
+//!   - `refresh_rotates_and_reuse_revokes_the_family`: Each refresh spends the presented token; presenting a spent one revokes the whole family, including the newest tokens and their access tokens.
+//!   - `concurrent_refreshes_of_one_token_let_exactly_one_win`: Of concurrent refreshes with one token exactly one succeeds; the others count as reuse.
+//!   - `refresh_tokens_expire_and_rotation_extends_them`: A refresh token lives 7 days; every rotation starts a new 7 days.
+//!   - `malformed_refresh_tokens_are_rejected`: Tokens of the wrong shape, or of the right shape but unknown, are refused.
+//!   - `logout_ends_the_session_and_its_access_token`: Logout ends the session: its refresh token and every access token issued from it stop working; other sessions continue.
+//!   - `logout_ignores_refresh_tokens_of_other_users`: A refresh token of another user passed to logout is ignored.
+//!   - `logout_all_ends_every_session`: Logout-all ends every session of the user, the current one included, and no other user's.
+//!   - `expired_sessions_are_purged`: Expired sessions are purged; live ones are kept.
+//! - **admin**
+//!   - `user_administration_requires_permissions`: A plain user may not list, read or change users.
+//!   - `list_users_filters_and_paginates`: The admin listing filters by role and by a case-insensitive substring of email or name, and pages in creation order with a total.
+//!   - `disabled_user_is_locked_out_at_once`: Disabling a user ends every session at once (even with warm caches) and blocks login; enabling lets them log in again.
+//!   - `role_changes_apply_to_existing_tokens`: A role change takes effect on the user's existing tokens at the next call.
+//!   - `last_active_admin_cannot_be_demoted_or_disabled`: The last active admin can be neither demoted nor disabled.
+//!   - `concurrent_demotions_keep_an_active_admin`: Two admins demoting each other at the same moment cannot leave no active admin.
+//!   - `custom_roles_grant_exactly_their_permissions`: Roles registered through the builder grant exactly their permissions.
+//! - **tasks**
+//!   - `create_task_applies_defaults_and_normalises`: Defaults (todo, medium, version 1), trimming, tag normalisation, timestamps; the stored task equals the returned one.
+//!   - `create_task_reports_every_invalid_field`: Every invalid field of a new task is reported at once, with indexed tag errors.
+//!   - `task_field_limits_hold_at_their_boundaries`: Title 200/201, description 10,000/10,001 (characters, not bytes), 20/21 tags, 32/33-character tags, NUL characters.
+//!   - `timestamps_round_trip_at_millisecond_precision`: Times are kept at millisecond precision and round-trip equal.
+//!   - `hostile_and_unicode_text_is_stored_literally`: Injection strings, wildcards and Unicode edge cases are stored and returned literally.
+//!   - `tasks_of_other_users_are_not_found`: Another user's task is `not_found` for every operation; an admin reaches it.
+//!   - `update_applies_patch_semantics`: Patches change only what they name; `None` inside clears; every change bumps the version by one and `updated_at`; a no-op changes nothing.
+//!   - `status_changes_set_and_clear_completed_at`: Entering `done` sets `completed_at`; leaving it clears it; staying keeps it.
+//!   - `stale_expected_versions_are_rejected`: A stale expected version is `version_mismatch` (carrying the current version) for updates and deletes, and changes nothing.
+//!   - `concurrent_updates_with_one_expected_version_let_exactly_one_win`: Concurrent updates expecting the same version: exactly one applies.
+//!   - `concurrent_updates_without_expected_version_all_apply`: Concurrent updates without an expected version are all applied, one version each.
+//!   - `delete_removes_the_task`: A deleted task is gone for every operation; deleting twice is `not_found`.
+//!   - `bulk_status_is_all_or_nothing`: Bulk status: one invisible id fails the call and changes nothing; otherwise every task changes (version + 1, `completed_at`), unchanged ones are not counted.
+//!   - `bulk_status_limits_hold_at_their_boundaries`: Bulk takes 1-100 ids and a valid status.
+//!   - `store_writes_are_conditional_on_version`: Below the service: task and user writes apply only at the expected version, deletes name the owner, and batch replacement reports what it did not write.
+//! - **listing**
+//!   - `list_filters_by_status_priority_and_tag`: Status and priority lists match any of their values; `tag` requires the tag; all criteria combine with AND.
+//!   - `list_filters_by_due_dates_and_overdue`: `due_before`/`due_after` are strict and exclude tasks without a due date; `overdue` means due in the past and neither done nor cancelled (and `false` its complement).
+//!   - `search_matches_word_prefixes_case_insensitively`: Every word of `q` must prefix a word of the title or description, case-insensitively; words are runs of letters and digits.
+//!   - `list_sorts_by_each_key_with_id_tie_break`: Each sort key in each direction: the reference order (nulls last, then key, then id in the same direction), through both pagination modes.
+//!   - `page_mode_reports_totals_and_pages`: Page mode: `page` and `total` present, pages partition the result, a page past the end is empty, `next_cursor` only while more follow.
+//!   - `keyset_pages_neither_skip_nor_repeat_under_inserts_and_deletes`: Walking cursor pages while tasks are created and deleted between requests neither skips nor repeats any task that exists throughout, for every sort.
+//!   - `cursors_are_bound_to_their_listing`: A cursor only works with the sort and filters it was issued for; garbage cursors and combining `page` with `cursor` are rejected.
+//!   - `list_limits_hold_at_their_boundaries`: `limit` 1-100 and `page` ≥ 1.
+//!   - `listing_is_scoped_by_owner`: Users list only their own tasks and may not pass `owner_id`; admins list everyone's, or one owner's.
+//!   - `stats_equal_counts_over_the_data`: Stats equal counts over the data: per status, per priority, overdue, and completions in the last 7 days.
+//!   - `stats_are_scoped_by_owner`: Users get their own stats and may not pass `owner_id`; admins get everything or one owner's.
 
 pub mod auth;
 pub mod cache;
@@ -138,7 +197,7 @@ pub use ids::{SessionId, TaskId, UserId};
 pub use memory::MemoryStore;
 pub use query::{
     ListRequest, OverdueFilter, Page, Pagination, Position, SortKey, SortValue, TaskFilter,
-    TaskQuery, TaskSlice, TaskSort,
+    TaskQuery, TaskSlice, TaskSort, index_words, search_words,
 };
 pub use rbac::{Permission, Policy, Principal, Role, Scope};
 pub use service::{
@@ -152,7 +211,7 @@ pub use user::{
     ProfileUpdate, Registration, User, UserListRequest, UserQuery, UserRecord, UserUpdate,
 };
 
-/// Re-exports for the [`store_conformance!`] macro; not part of the public API.
+/// Re-exports for the `store_conformance!` macro; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
     pub use tokio;

@@ -323,6 +323,18 @@ pub fn search_words(text: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_lowercase)
 }
 
+/// The distinct words of a task's title and description, in first-seen order: what a
+/// store's full-text index must hold. Stores index these words (never the raw text, which
+/// database tokenisers split differently) and match each query word as a prefix of one.
+pub fn index_words(title: &str, description: Option<&str>) -> Vec<String> {
+    // A 10,000-character description has ~2,000 words: dedupe with a set, not a scan.
+    let mut seen = std::collections::HashSet::new();
+    search_words(title)
+        .chain(description.into_iter().flat_map(search_words))
+        .filter(|w| seen.insert(w.clone()))
+        .collect()
+}
+
 /// Reference search semantics: every query word prefixes some word of title or description.
 pub fn matches_words(words: &[String], task: &Task) -> bool {
     if words.is_empty() {

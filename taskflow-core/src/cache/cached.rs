@@ -29,8 +29,11 @@ pub struct Cached {
     metrics: Arc<CacheMetrics>,
     /// Ticks once per write.
     counter: AtomicU64,
-    /// Per user: counter after the latest write to the user or their sessions.
+    /// Per user: counter after the latest write to the user record.
     user_marks: DashMap<UserId, u64>,
+    /// Per user: counter after the latest write to one of their sessions (kept apart from
+    /// `user_marks` so a refresh does not evict the user entry `authenticate` reads).
+    session_marks: DashMap<UserId, u64>,
     /// Per task owner: counter after the latest write to one of their tasks.
     owner_marks: DashMap<UserId, u64>,
     /// Counter after the latest task write of any owner (for all-owner listings and stats).
@@ -48,6 +51,7 @@ impl Cached {
             metrics: Arc::default(),
             counter: AtomicU64::new(0),
             user_marks: DashMap::new(),
+            session_marks: DashMap::new(),
             owner_marks: DashMap::new(),
             any_owner_mark: AtomicU64::new(0),
             any_session_mark: AtomicU64::new(0),
@@ -75,10 +79,16 @@ impl Cached {
             .or_insert(to);
     }
 
-    /// Called after (not before) every user or session write, whatever its outcome.
+    /// Called after (not before) every user write, whatever its outcome.
     fn wrote_user(&self, id: UserId) {
         let s = self.tick();
         Self::raise(&self.user_marks, id, s);
+    }
+
+    /// Called after (not before) every session write, whatever its outcome.
+    fn wrote_sessions_of(&self, user: UserId) {
+        let s = self.tick();
+        Self::raise(&self.session_marks, user, s);
     }
 
     /// Called after (not before) every task write, whatever its outcome.
@@ -166,7 +176,7 @@ impl SessionStore for Cached {
 
     async fn get_session(&self, id: SessionId) -> Result<Option<SessionRecord>> {
         let key = CacheKey::Session(id);
-        let marks = &self.user_marks;
+        let marks = &self.session_marks;
         let floor = self.any_session_mark.load(Ordering::SeqCst);
         if let Some(CacheValue::Session(s)) = self.lookup(&key, |v| match v {
             CacheValue::Session(s) => Self::mark(marks, s.user_id).max(floor),
@@ -196,13 +206,13 @@ impl SessionStore for Cached {
             .store
             .rotate_session(user_id, id, presented_hash, new_hash, new_expires_at, now)
             .await;
-        self.wrote_user(user_id);
+        self.wrote_sessions_of(user_id);
         r
     }
 
     async fn revoke_session(&self, user_id: UserId, id: SessionId) -> Result<()> {
         let r = self.store.revoke_session(user_id, id).await;
-        self.wrote_user(user_id);
+        self.wrote_sessions_of(user_id);
         r
     }
 
@@ -212,7 +222,7 @@ impl SessionStore for Cached {
         except: Option<SessionId>,
     ) -> Result<u64> {
         let r = self.store.revoke_user_sessions(user_id, except).await;
-        self.wrote_user(user_id);
+        self.wrote_sessions_of(user_id);
         r
     }
 

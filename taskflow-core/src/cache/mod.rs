@@ -3,7 +3,8 @@
 //! invalidates on every write that passes through it.
 //!
 //! Invalidation uses stamps rather than key scans. A global counter ticks on every write;
-//! each user and each task owner has a *mark*, the counter value after its latest write. An
+//! each user (for its record, and separately for its sessions) and each task owner has a
+//! *mark*, the counter value after its latest write. An
 //! entry records the counter value from *before* its store read, and is served only while
 //! that stamp is not older than the mark of the user or owner it depends on. So a write
 //! makes every dependent entry (the task, every list page and stats of that owner, and of
