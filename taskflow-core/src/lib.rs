@@ -109,7 +109,7 @@
 //! ```
 //!
 //! ## Conformance scenarios
-//! The suite has 53 scenarios; each store crate runs all of them, raw and cached.
+//! The suite has 54 scenarios; each store crate runs all of them, raw and cached.
 //!
 //! - **accounts**
 //!   - `register_normalises_and_assigns_user_role`: Registration trims and lower-cases the email, trims the name, and always assigns role `user`; timestamps come from the clock.
@@ -157,6 +157,7 @@
 //!   - `bulk_status_is_all_or_nothing`: Bulk status: one invisible id fails the call and changes nothing; otherwise every task changes (version + 1, `completed_at`), unchanged ones are not counted.
 //!   - `bulk_status_limits_hold_at_their_boundaries`: Bulk takes 1-100 ids and a valid status.
 //!   - `store_writes_are_conditional_on_version`: Below the service: task and user writes apply only at the expected version, deletes name the owner, and batch replacement reports what it did not write.
+//!   - `batch_insert_is_visible_everywhere`: A batch insert writes every task, visible to reads, listings and stats at once.
 //! - **listing**
 //!   - `list_filters_by_status_priority_and_tag`: Status and priority lists match any of their values; `tag` requires the tag; all criteria combine with AND.
 //!   - `list_filters_by_due_dates_and_overdue`: `due_before`/`due_after` are strict and exclude tasks without a due date; `overdue` means due in the past and neither done nor cancelled (and `false` its complement).

@@ -217,15 +217,21 @@ impl SessionStore for MemoryStore {
 #[async_trait]
 impl TaskStore for MemoryStore {
     async fn insert_task(&self, task: &Task) -> Result<()> {
+        self.insert_tasks(std::slice::from_ref(task)).await
+    }
+
+    async fn insert_tasks(&self, tasks: &[Task]) -> Result<()> {
         let mut data = self.write();
-        if data.tasks.contains_key(&task.id) {
+        if tasks.iter().any(|t| data.tasks.contains_key(&t.id)) {
             return Err(Error::Conflict("task id already exists".into()));
         }
-        data.tasks_by_owner
-            .entry(task.owner_id)
-            .or_default()
-            .insert(task.id);
-        data.tasks.insert(task.id, task.clone());
+        for task in tasks {
+            data.tasks_by_owner
+                .entry(task.owner_id)
+                .or_default()
+                .insert(task.id);
+            data.tasks.insert(task.id, task.clone());
+        }
         Ok(())
     }
 

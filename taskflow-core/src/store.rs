@@ -95,11 +95,27 @@ pub trait TaskStore: Send + Sync + 'static {
     /// Inserts a new task (version 1).
     async fn insert_task(&self, task: &Task) -> Result<()>;
 
+    /// Inserts many new tasks (imports, seeding). Stores with transactions insert all or
+    /// none; the default inserts one by one.
+    async fn insert_tasks(&self, tasks: &[Task]) -> Result<()> {
+        for task in tasks {
+            self.insert_task(task).await?;
+        }
+        Ok(())
+    }
+
     /// The task with this id if it is visible in `scope`.
     async fn get_task(&self, scope: Scope, id: TaskId) -> Result<Option<Task>>;
 
+    /// The task as [`get_task`](Self::get_task) returns it, read for a read-modify-write:
+    /// from the primary database (never a replica) and never from a cache, so a
+    /// conditional write that follows sees the version it is conditioned on.
+    async fn get_task_for_update(&self, scope: Scope, id: TaskId) -> Result<Option<Task>> {
+        self.get_task(scope, id).await
+    }
+
     /// The tasks with these ids that are visible in `scope`, in any order; missing ids are
-    /// skipped.
+    /// skipped. Read like [`get_task_for_update`](Self::get_task_for_update).
     async fn get_tasks(&self, scope: Scope, ids: &[TaskId]) -> Result<Vec<Task>>;
 
     /// Replaces the task (same id and owner) if the stored version is `task.version - 1`;

@@ -98,6 +98,15 @@ impl Cached {
         self.any_owner_mark.fetch_max(s, Ordering::SeqCst);
     }
 
+    fn wrote_tasks(&self, tasks: &[Task]) {
+        let mut owners: Vec<UserId> = tasks.iter().map(|t| t.owner_id).collect();
+        owners.sort_unstable();
+        owners.dedup();
+        for owner in owners {
+            self.wrote_tasks_of(owner);
+        }
+    }
+
     fn mark(marks: &DashMap<UserId, u64>, id: UserId) -> u64 {
         marks.get(&id).map_or(0, |m| *m)
     }
@@ -260,6 +269,16 @@ impl TaskStore for Cached {
         Ok(task)
     }
 
+    async fn get_task_for_update(&self, scope: Scope, id: TaskId) -> Result<Option<Task>> {
+        self.store.get_task_for_update(scope, id).await
+    }
+
+    async fn insert_tasks(&self, tasks: &[Task]) -> Result<()> {
+        let r = self.store.insert_tasks(tasks).await;
+        self.wrote_tasks(tasks);
+        r
+    }
+
     async fn get_tasks(&self, scope: Scope, ids: &[TaskId]) -> Result<Vec<Task>> {
         self.store.get_tasks(scope, ids).await
     }
@@ -272,12 +291,7 @@ impl TaskStore for Cached {
 
     async fn replace_tasks(&self, tasks: &[Task]) -> Result<Vec<TaskId>> {
         let r = self.store.replace_tasks(tasks).await;
-        let mut owners: Vec<UserId> = tasks.iter().map(|t| t.owner_id).collect();
-        owners.sort_unstable();
-        owners.dedup();
-        for owner in owners {
-            self.wrote_tasks_of(owner);
-        }
+        self.wrote_tasks(tasks);
         r
     }
 

@@ -252,6 +252,7 @@ macro_rules! store_conformance {
             bulk_status_is_all_or_nothing,
             bulk_status_limits_hold_at_their_boundaries,
             store_writes_are_conditional_on_version,
+            batch_insert_is_visible_everywhere,
             // listing
             list_filters_by_status_priority_and_tag,
             list_filters_by_due_dates_and_overdue,

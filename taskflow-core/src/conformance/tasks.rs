@@ -722,3 +722,52 @@ pub async fn store_writes_are_conditional_on_version(store: Arc<dyn Store>) {
     assert!(store.replace_user(&user, false).await.unwrap());
     assert_eq!(store.get_user(a.user.id).await.unwrap().unwrap(), user);
 }
+
+/// A batch insert writes every task, visible to reads, listings and stats at once.
+pub async fn batch_insert_is_visible_everywhere(store: Arc<dyn Store>) {
+    let h = Harness::new(Arc::clone(&store));
+    let a = h.account("importer").await;
+    let now = h.now();
+    let batch: Vec<crate::Task> = (0..25)
+        .map(|i| crate::Task {
+            id: TaskId::new(),
+            owner_id: a.user.id,
+            title: format!("imported {i}"),
+            description: Some(format!("row {i} of the import")),
+            status: if i % 5 == 0 {
+                Status::Done
+            } else {
+                Status::Todo
+            },
+            priority: Priority::ALL[i % 4],
+            due_date: (i % 2 == 0).then_some(now + TimeDelta::days(i as i64)),
+            tags: vec!["import".into()],
+            created_at: now,
+            updated_at: now,
+            completed_at: (i % 5 == 0).then_some(now),
+            version: 1,
+        })
+        .collect();
+    store.insert_tasks(&batch).await.unwrap();
+    for t in &batch {
+        assert_eq!(&h.tf.get_task(&a.principal, t.id).await.unwrap(), t);
+    }
+    let page =
+        h.tf.list_tasks(
+            &a.principal,
+            TaskQuery {
+                q: Some("import".into()),
+                limit: Some(100),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.total, Some(25));
+    let stats = h.tf.task_stats(&a.principal, None).await.unwrap();
+    assert_eq!((stats.total, stats.by_status.done), (25, 5));
+    // An empty batch is fine; a batch reusing an existing id fails.
+    store.insert_tasks(&[]).await.unwrap();
+    assert!(store.insert_tasks(&batch[..1]).await.is_err());
+    assert_eq!(h.tf.task_stats(&a.principal, None).await.unwrap().total, 25);
+}

@@ -68,7 +68,7 @@ impl TaskFlow {
         let store = &self.inner.store;
         for _ in 0..MAX_ATTEMPTS {
             let current = store
-                .get_task(scope, id)
+                .get_task_for_update(scope, id)
                 .await?
                 .ok_or_else(Error::task_not_found)?;
             if let Some(v) = expected_version
@@ -101,7 +101,7 @@ impl TaskFlow {
         let store = &self.inner.store;
         for _ in 0..MAX_ATTEMPTS {
             let current = store
-                .get_task(scope, id)
+                .get_task_for_update(scope, id)
                 .await?
                 .ok_or_else(Error::task_not_found)?;
             if let Some(v) = expected_version
