@@ -205,7 +205,7 @@ pub use service::{
     DEFAULT_ACCESS_TTL, DEFAULT_LOGIN_MAX_FAILURES, DEFAULT_LOGIN_WINDOW, DEFAULT_REFRESH_TTL,
     TaskFlow, TaskFlowBuilder,
 };
-pub use stats::{PriorityCounts, StatsRequest, StatusCounts, TaskStats};
+pub use stats::{COMPLETED_WINDOW, PriorityCounts, StatsRequest, StatusCounts, TaskStats};
 pub use store::{SessionStore, Store, TaskStore, UserStore};
 pub use task::{NewTask, Priority, Status, Task, TaskPatch};
 pub use user::{

@@ -326,11 +326,19 @@ pub fn search_words(text: &str) -> impl Iterator<Item = String> + '_ {
 /// The distinct words of a task's title and description, in first-seen order: what a
 /// store's full-text index must hold. Stores index these words (never the raw text, which
 /// database tokenisers split differently) and match each query word as a prefix of one.
+///
+/// Words are cut to [`MAX_QUERY_CHARS`] characters: no query word is longer, so prefix
+/// matching cannot tell, and index entries stay small (PostgreSQL refuses lexemes over
+/// 2 KiB).
 pub fn index_words(title: &str, description: Option<&str>) -> Vec<String> {
     // A 10,000-character description has ~2,000 words: dedupe with a set, not a scan.
     let mut seen = std::collections::HashSet::new();
     search_words(title)
         .chain(description.into_iter().flat_map(search_words))
+        .map(|w| match w.char_indices().nth(MAX_QUERY_CHARS) {
+            Some((cut, _)) => w[..cut].to_owned(),
+            None => w,
+        })
         .filter(|w| seen.insert(w.clone()))
         .collect()
 }

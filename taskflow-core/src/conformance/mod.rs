@@ -202,10 +202,17 @@ where
 
 /// Expands to one `#[test]` per conformance scenario, each calling `$setup().await` for a
 /// fresh, empty store and running the scenario on a multi-threaded Tokio runtime.
+///
+/// `store_conformance!(optional setup)` takes a setup returning `Option<store>`, for
+/// backends that need a server: `None` means "not configured here" and the scenario does
+/// nothing (the invoking crate reports the skip, and fails under CI).
 #[macro_export]
 macro_rules! store_conformance {
     ($setup:path) => {
-        $crate::store_conformance!(@scenarios $setup;
+        $crate::store_conformance!(@scenarios_with $setup; required);
+    };
+    (@scenarios_with $setup:path; $mode:ident) => {
+        $crate::store_conformance!(@scenarios $setup; $mode;
             // accounts
             register_normalises_and_assigns_user_role,
             register_rejects_duplicate_email_case_insensitively,
@@ -267,7 +274,10 @@ macro_rules! store_conformance {
             stats_are_scoped_by_owner,
         );
     };
-    (@scenarios $setup:path; $($name:ident),* $(,)?) => {
+    (optional $setup:path) => {
+        $crate::store_conformance!(@scenarios_with $setup; optional);
+    };
+    (@scenarios $setup:path; $mode:ident; $($name:ident),* $(,)?) => {
         $(
             #[test]
             fn $name() {
@@ -277,10 +287,19 @@ macro_rules! store_conformance {
                     .build()
                     .expect("tokio runtime")
                     .block_on(async {
-                        let store = $setup().await;
-                        $crate::conformance::$name(::std::sync::Arc::new(store)).await;
+                        $crate::store_conformance!(@run $mode; $setup; $name);
                     });
             }
         )*
+    };
+    (@run required; $setup:path; $name:ident) => {
+        let store = $setup().await;
+        $crate::conformance::$name(::std::sync::Arc::new(store)).await;
+    };
+    (@run optional; $setup:path; $name:ident) => {
+        // `None`: the backend is not configured here; the crate reports the skip once.
+        if let Some(store) = $setup().await {
+            $crate::conformance::$name(::std::sync::Arc::new(store)).await;
+        }
     };
 }

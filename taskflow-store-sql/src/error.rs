@@ -1,0 +1,41 @@
+//! Mapping sqlx errors to TaskFlow's error codes.
+
+use taskflow_core::Error;
+
+/// A database failure as a TaskFlow error: unreachable or overloaded databases are
+/// `unavailable` (retryable), everything else `internal`. The sqlx error is kept as source.
+pub(crate) fn db(e: sqlx::Error) -> Error {
+    let unreachable = match &e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| {
+            // PostgreSQL: connection exceptions (08xxx), too many connections, admin or
+            // crash shutdown, cannot connect now. SQLite: busy or locked past busy_timeout.
+            c.starts_with("08") || matches!(&*c, "53300" | "57P01" | "57P02" | "57P03" | "5" | "6")
+        }),
+        _ => false,
+    };
+    if unreachable {
+        Error::unavailable(e)
+    } else {
+        Error::internal(e)
+    }
+}
+
+/// Whether the error is a unique-constraint violation.
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// The error for a duplicate email.
+pub(crate) fn duplicate_email() -> Error {
+    Error::Conflict("email already registered".into())
+}
+
+/// The error for a guarded write that would leave no active admin.
+pub(crate) fn last_admin() -> Error {
+    Error::Conflict("the last active admin cannot be demoted or disabled".into())
+}

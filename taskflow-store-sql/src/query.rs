@@ -1,0 +1,243 @@
+//! SQL for task listings and stats, shared by both dialects. Every value is bound; the only
+//! text pushed into SQL is fixed column names and operators chosen from validated enums.
+
+use chrono::{DateTime, Utc};
+use sqlx::QueryBuilder;
+use taskflow_core::{
+    ListRequest, Position, Role, Scope, SortKey, SortValue, StatsRequest, TaskFilter, TaskSort,
+    UserListRequest,
+};
+use uuid::Uuid;
+
+/// Columns of a task row, in the order the row mappers read them.
+pub(crate) const TASK_COLUMNS: &str = "t.id, t.owner_id, t.title, t.description, t.status, \
+    t.priority, t.due_date, t.tags, t.created_at, t.updated_at, t.completed_at, t.version";
+
+/// What differs between the dialects when building queries.
+pub(crate) trait Dialect: sqlx::Database {
+    fn bind_id(qb: &mut QueryBuilder<'static, Self>, id: Uuid);
+    fn bind_time(qb: &mut QueryBuilder<'static, Self>, t: DateTime<Utc>);
+    fn bind_int(qb: &mut QueryBuilder<'static, Self>, v: i64);
+    fn bind_text(qb: &mut QueryBuilder<'static, Self>, s: String);
+    /// ` AND <task t carries tag>`
+    fn push_tag_filter(qb: &mut QueryBuilder<'static, Self>, tag: &str);
+    /// ` AND <every word prefixes one of t's indexed words>`
+    fn push_search(qb: &mut QueryBuilder<'static, Self>, words: &[String]);
+    /// `<column contains needle literally>` (no LIKE wildcards)
+    fn push_contains(qb: &mut QueryBuilder<'static, Self>, column: &str, needle: String);
+    /// The literal for "not disabled" in this dialect.
+    const ENABLED: &'static str;
+}
+
+/// Columns of a user row, in the order the row mappers read them.
+pub(crate) const USER_COLUMNS: &str =
+    "id, email, name, role, disabled, password_hash, created_at, updated_at, version";
+
+/// One page of the admin user listing, sorted by id (creation order).
+pub(crate) fn users_page<DB: Dialect>(request: &UserListRequest) -> QueryBuilder<'static, DB> {
+    let mut qb = QueryBuilder::new(format!("SELECT {USER_COLUMNS} FROM users WHERE "));
+    push_user_filter(&mut qb, request);
+    qb.push(" ORDER BY id LIMIT ");
+    DB::bind_int(&mut qb, i64::from(request.limit));
+    qb.push(" OFFSET ");
+    DB::bind_int(&mut qb, i64::try_from(request.offset).unwrap_or(i64::MAX));
+    qb
+}
+
+/// How many users the listing's filter matches.
+pub(crate) fn users_count<DB: Dialect>(request: &UserListRequest) -> QueryBuilder<'static, DB> {
+    let mut qb = QueryBuilder::new("SELECT count(*) FROM users WHERE ");
+    push_user_filter(&mut qb, request);
+    qb
+}
+
+/// How many active users with role `admin` there are.
+pub(crate) fn active_admins<DB: Dialect>() -> QueryBuilder<'static, DB> {
+    let mut qb = QueryBuilder::new("SELECT count(*) FROM users WHERE role = ");
+    DB::bind_text(&mut qb, Role::ADMIN.to_owned());
+    qb.push(format_args!(" AND disabled = {}", DB::ENABLED));
+    qb
+}
+
+fn push_user_filter<DB: Dialect>(qb: &mut QueryBuilder<'static, DB>, request: &UserListRequest) {
+    qb.push("TRUE");
+    if let Some(role) = &request.role {
+        qb.push(" AND role = ");
+        DB::bind_text(qb, role.as_str().to_owned());
+    }
+    if let Some(q) = &request.q {
+        qb.push(" AND (");
+        DB::push_contains(qb, "email", q.clone());
+        qb.push(" OR ");
+        DB::push_contains(qb, "name_lower", q.clone());
+        qb.push(")");
+    }
+}
+
+/// `SELECT … LIMIT limit + 1` for one page (the extra row tells whether more follow).
+pub(crate) fn page<DB: Dialect>(request: &ListRequest) -> QueryBuilder<'static, DB> {
+    let mut qb = QueryBuilder::new(format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE "));
+    push_filter(&mut qb, &request.filter);
+    if let Some(position) = request.after() {
+        qb.push(" AND ");
+        push_after(&mut qb, request.sort, position);
+    }
+    push_order(&mut qb, request.sort);
+    qb.push(" LIMIT ");
+    DB::bind_int(&mut qb, i64::from(request.limit) + 1);
+    let offset = request.offset();
+    if offset > 0 {
+        qb.push(" OFFSET ");
+        DB::bind_int(&mut qb, i64::try_from(offset).unwrap_or(i64::MAX));
+    }
+    qb
+}
+
+/// `SELECT count(*)` of every task the filter matches.
+pub(crate) fn count<DB: Dialect>(filter: &TaskFilter) -> QueryBuilder<'static, DB> {
+    let mut qb = QueryBuilder::new("SELECT count(*) FROM tasks t WHERE ");
+    push_filter(&mut qb, filter);
+    qb
+}
+
+/// One row of counts: total, 4 statuses, 4 priority ranks, overdue, completed in 7 days.
+pub(crate) fn stats<DB: Dialect>(request: &StatsRequest) -> QueryBuilder<'static, DB> {
+    let mut qb = QueryBuilder::new(
+        "SELECT count(*), \
+         count(*) FILTER (WHERE t.status = 'todo'), \
+         count(*) FILTER (WHERE t.status = 'in_progress'), \
+         count(*) FILTER (WHERE t.status = 'done'), \
+         count(*) FILTER (WHERE t.status = 'cancelled'), \
+         count(*) FILTER (WHERE t.priority = 0), \
+         count(*) FILTER (WHERE t.priority = 1), \
+         count(*) FILTER (WHERE t.priority = 2), \
+         count(*) FILTER (WHERE t.priority = 3), \
+         count(*) FILTER (WHERE t.status IN ('todo', 'in_progress') AND t.due_date < ",
+    );
+    DB::bind_time(&mut qb, request.as_of);
+    qb.push("), count(*) FILTER (WHERE t.completed_at >= ");
+    DB::bind_time(&mut qb, request.as_of - taskflow_core::COMPLETED_WINDOW);
+    qb.push(") FROM tasks t WHERE ");
+    push_scope(&mut qb, request.scope);
+    qb
+}
+
+fn push_scope<DB: Dialect>(qb: &mut QueryBuilder<'static, DB>, scope: Scope) {
+    match scope {
+        Scope::All => {
+            qb.push("TRUE");
+        }
+        Scope::Owner(owner) => {
+            qb.push("t.owner_id = ");
+            DB::bind_id(qb, *owner.as_uuid());
+        }
+    }
+}
+
+fn push_filter<DB: Dialect>(qb: &mut QueryBuilder<'static, DB>, filter: &TaskFilter) {
+    push_scope(qb, filter.scope);
+    if !filter.statuses.is_empty() {
+        qb.push(" AND t.status IN (");
+        for (i, status) in filter.statuses.iter().enumerate() {
+            if i > 0 {
+                qb.push(", ");
+            }
+            DB::bind_text(qb, status.as_str().to_owned());
+        }
+        qb.push(")");
+    }
+    if !filter.priorities.is_empty() {
+        qb.push(" AND t.priority IN (");
+        for (i, priority) in filter.priorities.iter().enumerate() {
+            if i > 0 {
+                qb.push(", ");
+            }
+            DB::bind_int(qb, i64::from(priority.rank()));
+        }
+        qb.push(")");
+    }
+    if let Some(tag) = &filter.tag {
+        DB::push_tag_filter(qb, tag);
+    }
+    if !filter.words.is_empty() {
+        DB::push_search(qb, &filter.words);
+    }
+    if let Some(before) = filter.due_before {
+        qb.push(" AND t.due_date < ");
+        DB::bind_time(qb, before);
+    }
+    if let Some(after) = filter.due_after {
+        qb.push(" AND t.due_date > ");
+        DB::bind_time(qb, after);
+    }
+    if let Some(overdue) = filter.overdue {
+        qb.push(if overdue.overdue {
+            " AND (t.status IN ('todo', 'in_progress') AND t.due_date < "
+        } else {
+            " AND NOT (t.status IN ('todo', 'in_progress') AND t.due_date IS NOT NULL AND t.due_date < "
+        });
+        DB::bind_time(qb, overdue.as_of);
+        qb.push(")");
+    }
+}
+
+fn column(key: SortKey) -> &'static str {
+    match key {
+        SortKey::CreatedAt => "t.created_at",
+        SortKey::UpdatedAt => "t.updated_at",
+        SortKey::DueDate => "t.due_date",
+        SortKey::Priority => "t.priority",
+    }
+}
+
+/// Nulls last in both directions, then the key, then the id, in the sort's direction.
+fn push_order<DB: Dialect>(qb: &mut QueryBuilder<'static, DB>, sort: TaskSort) {
+    let dir = if sort.descending { "DESC" } else { "ASC" };
+    let col = column(sort.key);
+    qb.push(" ORDER BY ");
+    if sort.key == SortKey::DueDate {
+        qb.push("(t.due_date IS NULL), ");
+    }
+    qb.push(format_args!("{col} {dir}, t.id {dir}"));
+}
+
+/// Rows strictly after the keyset position in the listing order.
+fn push_after<DB: Dialect>(
+    qb: &mut QueryBuilder<'static, DB>,
+    sort: TaskSort,
+    position: &Position,
+) {
+    let op = if sort.descending { "<" } else { ">" };
+    let col = column(sort.key);
+    let id = *position.id.as_uuid();
+    if position.value.is_null() {
+        // Only due dates are nullable, and nulls come last: stay among the nulls.
+        qb.push(format_args!("({col} IS NULL AND t.id {op} "));
+        DB::bind_id(qb, id);
+        qb.push(")");
+        return;
+    }
+    let nullable = sort.key == SortKey::DueDate;
+    if nullable {
+        qb.push(format_args!("(({col} IS NOT NULL AND "));
+    }
+    qb.push(format_args!("({col}, t.id) {op} ("));
+    bind_sort_value(qb, position.value);
+    qb.push(", ");
+    DB::bind_id(qb, id);
+    qb.push(")");
+    if nullable {
+        // Every null sorts after every dated task.
+        qb.push(format_args!(") OR {col} IS NULL)"));
+    }
+}
+
+fn bind_sort_value<DB: Dialect>(qb: &mut QueryBuilder<'static, DB>, value: SortValue) {
+    match value {
+        SortValue::Timestamp(t) => DB::bind_time(qb, t),
+        SortValue::Rank(r) => DB::bind_int(qb, i64::from(r)),
+        SortValue::Null => {
+            qb.push("NULL");
+        }
+    }
+}
