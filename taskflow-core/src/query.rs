@@ -512,9 +512,10 @@ pub(crate) fn parse_page(errors: &mut ValidationErrors, raw: Option<i64>) -> u32
 }
 
 impl TaskQuery {
-    /// Validates every field and builds the store request for `scope`. `now` anchors the
-    /// `overdue` filter.
-    pub(crate) fn into_request(self, scope: Scope, now: DateTime<Utc>) -> Result<ListRequest> {
+    /// Validates every field and builds the store request for `scope` (what
+    /// [`TaskFlow::list_tasks`](crate::TaskFlow::list_tasks) does after deciding the scope
+    /// from the caller's permissions). `now` anchors the `overdue` filter.
+    pub fn into_request(self, scope: Scope, now: DateTime<Utc>) -> Result<ListRequest> {
         let mut errors = ValidationErrors::new();
         let statuses = parse_list::<Status>(&mut errors, "status", &self.status);
         let priorities = parse_list::<Priority>(&mut errors, "priority", &self.priority);

@@ -152,6 +152,32 @@ impl PostgresStore {
         })
     }
 
+    /// The database's plan for the page query of a listing (`EXPLAIN` output, one
+    /// line per row): a diagnostic for operators and the index tests.
+    pub async fn explain_list(&self, request: &ListRequest) -> Result<String> {
+        self.explain(query::page("EXPLAIN ", request)).await
+    }
+
+    /// The plan for the page-mode `count(*)` of a listing.
+    pub async fn explain_count(&self, request: &ListRequest) -> Result<String> {
+        self.explain(query::count("EXPLAIN ", &request.filter))
+            .await
+    }
+
+    /// The plan for a stats query.
+    pub async fn explain_stats(&self, request: &StatsRequest) -> Result<String> {
+        self.explain(query::stats("EXPLAIN ", request)).await
+    }
+
+    async fn explain(&self, mut qb: QueryBuilder<'static, Postgres>) -> Result<String> {
+        let rows = qb.build().fetch_all(&self.pool).await.map_err(db)?;
+        let lines: Result<Vec<String>> = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(0).map_err(db))
+            .collect();
+        Ok(lines?.join("\n"))
+    }
+
     /// Applies pending migrations (idempotent; concurrent callers are serialised by sqlx's
     /// migration lock).
     pub async fn migrate(&self) -> Result<()> {
@@ -560,11 +586,11 @@ impl TaskStore for PostgresStore {
 
     async fn list_tasks(&self, request: &ListRequest) -> Result<TaskSlice> {
         let pool = self.task_reader(request.filter.scope);
-        let mut items = self.fetch_tasks(pool, query::page(request)).await?;
+        let mut items = self.fetch_tasks(pool, query::page("", request)).await?;
         let has_more = items.len() > request.limit as usize;
         items.truncate(request.limit as usize);
         let total = if request.wants_total() {
-            let (n,): (i64,) = query::count::<Postgres>(&request.filter)
+            let (n,): (i64,) = query::count::<Postgres>("", &request.filter)
                 .build_query_as()
                 .fetch_one(pool)
                 .await
@@ -582,7 +608,7 @@ impl TaskStore for PostgresStore {
 
     async fn task_stats(&self, request: &StatsRequest) -> Result<TaskStats> {
         let pool = self.task_reader(request.scope);
-        let row = query::stats::<Postgres>(request)
+        let row = query::stats::<Postgres>("", request)
             .build()
             .fetch_one(pool)
             .await

@@ -74,9 +74,10 @@ fn push_user_filter<DB: Dialect>(qb: &mut QueryBuilder<'static, DB>, request: &U
     }
 }
 
-/// `SELECT … LIMIT limit + 1` for one page (the extra row tells whether more follow).
-pub(crate) fn page<DB: Dialect>(request: &ListRequest) -> QueryBuilder<'static, DB> {
-    let mut qb = QueryBuilder::new(format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE "));
+/// `SELECT … LIMIT limit + 1` for one page (the extra row tells whether more follow),
+/// after `head` (empty, or an `EXPLAIN` prefix).
+pub(crate) fn page<DB: Dialect>(head: &str, request: &ListRequest) -> QueryBuilder<'static, DB> {
+    let mut qb = QueryBuilder::new(format!("{head}SELECT {TASK_COLUMNS} FROM tasks t WHERE "));
     push_filter(&mut qb, &request.filter);
     if let Some(position) = request.after() {
         qb.push(" AND ");
@@ -93,17 +94,18 @@ pub(crate) fn page<DB: Dialect>(request: &ListRequest) -> QueryBuilder<'static, 
     qb
 }
 
-/// `SELECT count(*)` of every task the filter matches.
-pub(crate) fn count<DB: Dialect>(filter: &TaskFilter) -> QueryBuilder<'static, DB> {
-    let mut qb = QueryBuilder::new("SELECT count(*) FROM tasks t WHERE ");
+/// `SELECT count(*)` of every task the filter matches, after `head`.
+pub(crate) fn count<DB: Dialect>(head: &str, filter: &TaskFilter) -> QueryBuilder<'static, DB> {
+    let mut qb = QueryBuilder::new(format!("{head}SELECT count(*) FROM tasks t WHERE "));
     push_filter(&mut qb, filter);
     qb
 }
 
-/// One row of counts: total, 4 statuses, 4 priority ranks, overdue, completed in 7 days.
-pub(crate) fn stats<DB: Dialect>(request: &StatsRequest) -> QueryBuilder<'static, DB> {
-    let mut qb = QueryBuilder::new(
-        "SELECT count(*), \
+/// One row of counts: total, 4 statuses, 4 priority ranks, overdue, completed in 7 days;
+/// after `head`.
+pub(crate) fn stats<DB: Dialect>(head: &str, request: &StatsRequest) -> QueryBuilder<'static, DB> {
+    let mut qb = QueryBuilder::new(format!(
+        "{head}SELECT count(*), \
          count(*) FILTER (WHERE t.status = 'todo'), \
          count(*) FILTER (WHERE t.status = 'in_progress'), \
          count(*) FILTER (WHERE t.status = 'done'), \
@@ -112,8 +114,8 @@ pub(crate) fn stats<DB: Dialect>(request: &StatsRequest) -> QueryBuilder<'static
          count(*) FILTER (WHERE t.priority = 1), \
          count(*) FILTER (WHERE t.priority = 2), \
          count(*) FILTER (WHERE t.priority = 3), \
-         count(*) FILTER (WHERE t.status IN ('todo', 'in_progress') AND t.due_date < ",
-    );
+         count(*) FILTER (WHERE t.status IN ('todo', 'in_progress') AND t.due_date < "
+    ));
     DB::bind_time(&mut qb, request.as_of);
     qb.push("), count(*) FILTER (WHERE t.completed_at >= ");
     DB::bind_time(&mut qb, request.as_of - taskflow_core::COMPLETED_WINDOW);

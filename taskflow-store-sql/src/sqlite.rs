@@ -202,6 +202,34 @@ impl SqliteStore {
         })
     }
 
+    /// The database's plan for the page query of a listing (`EXPLAIN QUERY PLAN` output, one
+    /// line per row): a diagnostic for operators and the index tests.
+    pub async fn explain_list(&self, request: &ListRequest) -> Result<String> {
+        self.explain(query::page("EXPLAIN QUERY PLAN ", request))
+            .await
+    }
+
+    /// The plan for the page-mode `count(*)` of a listing.
+    pub async fn explain_count(&self, request: &ListRequest) -> Result<String> {
+        self.explain(query::count("EXPLAIN QUERY PLAN ", &request.filter))
+            .await
+    }
+
+    /// The plan for a stats query.
+    pub async fn explain_stats(&self, request: &StatsRequest) -> Result<String> {
+        self.explain(query::stats("EXPLAIN QUERY PLAN ", request))
+            .await
+    }
+
+    async fn explain(&self, mut qb: QueryBuilder<'static, Sqlite>) -> Result<String> {
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(db)?;
+        let lines: Result<Vec<String>> = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(3).map_err(db))
+            .collect();
+        Ok(lines?.join("\n"))
+    }
+
     /// Applies pending migrations (idempotent).
     pub async fn migrate(&self) -> Result<()> {
         MIGRATOR
@@ -605,11 +633,11 @@ impl TaskStore for SqliteStore {
 
     async fn list_tasks(&self, request: &ListRequest) -> Result<TaskSlice> {
         let pool = self.task_reader(request.filter.scope);
-        let mut items = self.fetch_tasks(pool, query::page(request)).await?;
+        let mut items = self.fetch_tasks(pool, query::page("", request)).await?;
         let has_more = items.len() > request.limit as usize;
         items.truncate(request.limit as usize);
         let total = if request.wants_total() {
-            let (n,): (i64,) = query::count::<Sqlite>(&request.filter)
+            let (n,): (i64,) = query::count::<Sqlite>("", &request.filter)
                 .build_query_as()
                 .fetch_one(pool)
                 .await
@@ -627,7 +655,7 @@ impl TaskStore for SqliteStore {
 
     async fn task_stats(&self, request: &StatsRequest) -> Result<TaskStats> {
         let pool = self.task_reader(request.scope);
-        let row = query::stats::<Sqlite>(request)
+        let row = query::stats::<Sqlite>("", request)
             .build()
             .fetch_one(pool)
             .await

@@ -1,0 +1,300 @@
+//! PostgreSQL-specific guarantees: indexes serve listings and stats, an unreachable server
+//! is `unavailable` within the acquire timeout, the read replica is used only where it
+//! cannot show a caller stale data, and migrations upgrade an existing schema.
+#![cfg(feature = "postgres")]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+use taskflow_core::conformance::{PASSWORD, registration};
+use taskflow_core::{
+    NewTask, PasswordParams, Priority, Scope, StatsRequest, Status, Store, Task, TaskFlow, TaskId,
+    TaskPatch, TaskQuery, TaskStore,
+};
+use taskflow_store_sql::{PostgresStore, SqlOptions};
+
+fn flow(store: Arc<dyn Store>) -> TaskFlow {
+    TaskFlow::builder()
+        .shared_store(store)
+        .jwt_secret(taskflow_core::conformance::SECRET)
+        .password_params(PasswordParams::insecure_fast_for_tests())
+        .build()
+        .expect("taskflow")
+}
+
+/// Seeded like production data (20,000 tasks over 100 owners, analysed), every
+/// owner-scoped listing, count and stats query is planned with indexes, not a sequential
+/// scan of `tasks`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_and_stats_queries_use_indexes() {
+    let Some(store) = support::postgres().await else {
+        return;
+    };
+    let store = Arc::new(store);
+    let tf = flow(store.clone());
+    let mut owners = Vec::new();
+    for i in 0..100 {
+        owners.push(
+            tf.register(registration(&format!("owner{i}")))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let now = Utc::now();
+    let mut batch = Vec::new();
+    for (i, owner) in owners.iter().enumerate() {
+        for j in 0..200usize {
+            let t = now - TimeDelta::minutes((i * 200 + j) as i64);
+            batch.push(Task {
+                id: TaskId::new(),
+                owner_id: *owner,
+                title: format!("report {j} for owner {i}"),
+                description: Some("quarterly numbers".into()),
+                status: Status::ALL[j % 4],
+                priority: Priority::ALL[j % 4],
+                due_date: (j % 2 == 0).then(|| t + TimeDelta::days(3)),
+                tags: vec![format!("t{}", j % 10)],
+                created_at: taskflow_core::to_millis(t),
+                updated_at: taskflow_core::to_millis(t),
+                completed_at: None,
+                version: 1,
+            });
+        }
+    }
+    for chunk in batch.chunks(2_000) {
+        store.insert_tasks(chunk).await.unwrap();
+    }
+    sqlx::query("ANALYZE tasks")
+        .execute(store.pool())
+        .await
+        .unwrap();
+
+    let scope = Scope::Owner(owners[7]);
+    let queries = [
+        TaskQuery::default(),
+        TaskQuery {
+            status: vec!["todo".into(), "in_progress".into()],
+            ..Default::default()
+        },
+        TaskQuery {
+            sort: Some("due_date".into()),
+            ..Default::default()
+        },
+        TaskQuery {
+            sort: Some("-priority".into()),
+            ..Default::default()
+        },
+        TaskQuery {
+            sort: Some("updated_at".into()),
+            ..Default::default()
+        },
+        TaskQuery {
+            q: Some("rep".into()),
+            ..Default::default()
+        },
+        TaskQuery {
+            tag: Some("t3".into()),
+            ..Default::default()
+        },
+    ];
+    for query in queries {
+        let request = query.clone().into_request(scope, now).unwrap();
+        let page = store.list_tasks(&request).await.unwrap();
+        let last = page.items.last().expect("seeded tasks match");
+        let position = taskflow_core::Position::of(request.sort, last);
+        let keyset = taskflow_core::ListRequest {
+            pagination: taskflow_core::Pagination::Keyset {
+                after: Some(position),
+            },
+            ..request.clone()
+        };
+        for plan in [
+            store.explain_list(&request).await.unwrap(),
+            store.explain_list(&keyset).await.unwrap(),
+            store.explain_count(&request).await.unwrap(),
+        ] {
+            assert_indexed(&plan, &format!("{query:?}"));
+        }
+    }
+    let stats = StatsRequest { scope, as_of: now };
+    assert_indexed(&store.explain_stats(&stats).await.unwrap(), "stats");
+    // The check can fail: stats over every owner read the whole table.
+    let all = StatsRequest {
+        scope: Scope::All,
+        as_of: now,
+    };
+    let plan = store.explain_stats(&all).await.unwrap();
+    assert!(plan.contains("Seq Scan on tasks"), "{plan}");
+}
+
+fn assert_indexed(plan: &str, what: &str) {
+    assert!(
+        !plan.contains("Seq Scan on tasks"),
+        "{what}: sequential scan:\n{plan}"
+    );
+    assert!(plan.contains("Index"), "{what}: no index in plan:\n{plan}");
+}
+
+/// With nothing listening, calls fail with `unavailable` within the acquire timeout; no
+/// panic, no hang. Opening does not block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_server_is_unavailable_within_the_timeout() {
+    let options = SqlOptions {
+        acquire_timeout: Duration::from_secs(1),
+        ..SqlOptions::default()
+    };
+    let started = Instant::now();
+    let store = PostgresStore::open("postgres://postgres@127.0.0.1:9/taskflow", &options)
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "open must not connect"
+    );
+    let started = Instant::now();
+    let err = store.ping().await.unwrap_err();
+    assert_eq!(err.code(), "unavailable", "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    let tf = flow(Arc::new(store));
+    assert_eq!(
+        tf.login("a@example.com", PASSWORD)
+            .await
+            .unwrap_err()
+            .code(),
+        "unavailable"
+    );
+}
+
+/// The replica (here: a second, empty schema, so its answers are recognisable) serves task
+/// reads only; authentication, read-modify-write reads and reads of an owner who just wrote
+/// go to the primary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_serves_only_reads_that_cannot_be_stale() {
+    let Some(url) = support::postgres_url() else {
+        return;
+    };
+    let primary = support::fresh_schema(&url).await;
+    let replica = support::fresh_schema(&url).await;
+    let replica_schema = replica
+        .get_options()
+        .and_then(|o| o.split('=').nth(1).map(|s| s.trim().to_owned()))
+        .expect("schema in options");
+    let replica_url = format!("{url}?options=-c%20search_path%3D{replica_schema}");
+    let options = SqlOptions {
+        replica_url: Some(replica_url),
+        replica_lag: Duration::from_millis(300),
+        ..SqlOptions::default()
+    };
+    let store = PostgresStore::with_connect_options(primary, &options).unwrap();
+    store.migrate().await.unwrap();
+    let empty_replica = PostgresStore::open(
+        options.replica_url.as_deref().unwrap(),
+        &SqlOptions::default(),
+    )
+    .await
+    .unwrap();
+    empty_replica.migrate().await.unwrap();
+
+    let tf = flow(Arc::new(store));
+    // Authentication reads the primary (the replica has no users).
+    tf.register(registration("reader")).await.unwrap();
+    let pair = tf.login("reader@example.com", PASSWORD).await.unwrap();
+    let me = tf.authenticate(&pair.access_token).await.unwrap();
+    let t = tf.create_task(&me, NewTask::new("fresh")).await.unwrap();
+    // Right after a write, the owner reads the primary.
+    assert_eq!(
+        tf.list_tasks(&me, TaskQuery::default())
+            .await
+            .unwrap()
+            .items,
+        vec![t.clone()]
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Later, reads go to the replica (empty here), ...
+    assert!(
+        tf.list_tasks(&me, TaskQuery::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert_eq!(
+        tf.get_task(&me, t.id).await.unwrap_err().code(),
+        "not_found"
+    );
+    // ... but read-modify-write reads the primary, and its write sends reads back there.
+    let t2 = tf
+        .update_task(&me, t.id, TaskPatch::default().title("edited"), Some(1))
+        .await
+        .unwrap();
+    assert_eq!(tf.get_task(&me, t.id).await.unwrap(), t2);
+}
+
+/// A schema created by the first migration is upgraded in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_upgrade_from_the_first() {
+    let Some(url) = support::postgres_url() else {
+        return;
+    };
+    let store = Arc::new(
+        PostgresStore::with_connect_options(
+            support::fresh_schema(&url).await,
+            &SqlOptions::default(),
+        )
+        .unwrap(),
+    );
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "pg-first-migration-{}",
+        uuid::Uuid::now_v7().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    let first = PostgresStore::migrator().iter().next().unwrap().version;
+    let file = std::fs::read_dir(&source)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&format!("{first:04}_"))
+        })
+        .unwrap();
+    std::fs::copy(&file, dir.join(file.file_name().unwrap())).unwrap();
+    sqlx::migrate::Migrator::new(dir.as_path())
+        .await
+        .unwrap()
+        .run(store.pool())
+        .await
+        .unwrap();
+
+    let tf = flow(store.clone());
+    tf.register(registration("early")).await.unwrap();
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+    let pair = tf.login("early@example.com", PASSWORD).await.unwrap();
+    let me = tf.authenticate(&pair.access_token).await.unwrap();
+    let t = tf
+        .create_task(&me, NewTask::new("after the upgrade"))
+        .await
+        .unwrap();
+    let page = tf
+        .list_tasks(
+            &me,
+            TaskQuery {
+                q: Some("upgrade".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.items, vec![t]);
+}
