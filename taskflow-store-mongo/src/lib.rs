@@ -1,4 +1,701 @@
-//! TaskFlow's MongoDB store on the official `mongodb` driver.
+//! # taskflow-store-mongo
 //!
-//! Not implemented yet: this crate is a workspace member so the layout is fixed from the
-//! start; the store arrives with its own issue.
+//! A TaskFlow store on MongoDB (official `mongodb` driver, 3.x), for teams whose data already
+//! lives there. Written for real MongoDB — standalone, replica set, or a sharded cluster keyed
+//! by `owner_id` — and tested against `nx-27017` (a MongoDB wire-protocol server on SQLite).
+//!
+//! ```no_run
+//! use taskflow_store_mongo::{MongoOptions, MongoStore};
+//! use taskflow_core::TaskFlow;
+//!
+//! # async fn run() -> taskflow_core::Result<()> {
+//! let store = MongoStore::open("mongodb://127.0.0.1:27017/taskflow", &MongoOptions::default()).await?;
+//! let tf = TaskFlow::builder()
+//!     .store(store)
+//!     .jwt_secret(std::env::var("TASKFLOW_JWT_SECRET").unwrap_or_default())
+//!     .build()?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## How it stays correct without multi-document transactions
+//! - Every user and task write is an insert or a whole-document `find_one_and_replace`
+//!   filtered on `{_id, version}` (tasks also on `owner_id`): optimistic concurrency in one
+//!   atomic single-document operation.
+//! - Refresh rotation is one conditional whole-document replace filtered on the presented
+//!   token hash, a string `state` and the expiry: of two concurrent rotations one matches.
+//! - Email uniqueness is a unique index on the normalised email (duplicate key = code 11000).
+//! - Bulk status changes write task by task; core retries what did not apply and treats a
+//!   task deleted meanwhile as deleted after the bulk change (see `TaskStore::replace_tasks`).
+//! - The last-active-admin rule: guarded writes take a lease document in `locks` (insert
+//!   with a fixed `_id`; expired leases are taken over), count the *other* active admins,
+//!   then write. Unguarded writes can only add admins, so the count cannot drop meanwhile.
+//! - Every query on a user's tasks carries `owner_id`, the shard key, so it is routed to one
+//!   shard rather than broadcast.
+//!
+//! ## Indexes ([`MongoStore::ensure_indexes`], run at open, idempotent)
+//! `users`: unique `email`; `role, disabled`. `sessions`: `user_id`; TTL on `expires_at`.
+//! `tasks`: `owner_id, status, created_ms`; `owner_id, created_ms, _id`;
+//! `owner_id, updated_ms, _id`; `owner_id, has_due, due_ms, _id`;
+//! `owner_id, priority_rank, _id`; `created_ms, _id`; `owner_id, tags`;
+//! `owner_id, search_words` (full-text: core's `index_words`, matched by anchored prefix
+//! regexes, which gives exactly the `q` semantics of the other stores; a MongoDB `text`
+//! index stems and cannot match word prefixes).
+//!
+//! ## Where nx-27017 differs from MongoDB, and what this store does
+//! - Binary UUIDs are stored as generic binary and then not found by `_id`: ids are UUID
+//!   strings (hyphenated lower-case hex, so string order is UUID order).
+//! - `$set`/`$push` change types (dates become strings, booleans 0/1, subdocuments JSON
+//!   strings): tasks and users are only ever inserted or replaced whole; the only `$set`s
+//!   write the string `state` of sessions.
+//! - A date comparison inside an aggregation `$match` matches nothing: aggregations only
+//!   group (by status, by priority); date-range counts use `count_documents`.
+//! - Outside aggregations, date comparisons ignore milliseconds (a date 3 ms later is
+//!   neither `$gt` nor unequal). Dates are kept as BSON dates for reading (and the sessions'
+//!   TTL index), and every time is also stored as Unix milliseconds (`created_ms`,
+//!   `updated_ms`, `due_ms`, `completed_ms`, `expires_ms`), which all filters, sorts and
+//!   keyset positions compare.
+//! - `null` and missing fields differ between `find` and `count_documents`: every field is
+//!   always written, and no filter tests for `null`. Booleans that filters test are stored
+//!   as integers (`disabled`, `has_due`).
+//! - Command errors lack `code`: duplicates are recognised by code 11000 on write errors.
+//! - It accepts compound indexes that contain `_id`, then fails every insert ("JSON path
+//!   error near '_id'"). The store recognises nx-27017 (`buildInfo.process`) and creates
+//!   those indexes without the trailing `_id` there (see [`MongoStore::ensure_indexes`]);
+//!   results are the same, only the id tie-break is not served from the index.
+//! - With an index on an array field, a plain equality or `$regex` on that field finds
+//!   nothing (while `count_documents` still counts): array fields (`tags`, `search_words`)
+//!   are always matched with `$elemMatch`, which MongoDB serves from the multikey index.
+//! - The BSON regular-expression type cannot be bound: regexes use the `{"$regex": "…"}`
+//!   string form.
+//! - Readers accept integers returned as doubles and dates returned as RFC 3339 strings.
+//! - It answers roughly 2,000 operations per second (one Python process), so timings with
+//!   it measure nx-27017, not this store.
+//!
+//! ## Timeouts
+//! Server selection and connection have timeouts ([`MongoOptions`]); every operation is
+//! also bounded by [`MongoOptions::operation_timeout`], after which it fails with
+//! `unavailable`.
+
+mod docs;
+mod error;
+mod filter;
+
+use std::future::IntoFuture;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use mongodb::bson::{Document, doc};
+use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::{Client, Collection, Database, IndexModel};
+use taskflow_core::{
+    Error, ListRequest, Result, Scope, SessionId, SessionRecord, SessionStore, StatsRequest, Store,
+    Task, TaskId, TaskSlice, TaskStats, TaskStore, User, UserId, UserListRequest, UserRecord,
+    UserStore,
+};
+
+use crate::docs::{ACTIVE, REVOKED, id_str, ms};
+use crate::error::{db, is_duplicate_key};
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct MongoOptions {
+    /// How long to look for a suitable server before failing with `unavailable` (default 5 s).
+    pub server_selection_timeout: Duration,
+    /// TCP connect timeout (default 5 s).
+    pub connect_timeout: Duration,
+    /// Upper bound of every operation (default 10 s).
+    pub operation_timeout: Duration,
+    /// Database used when the URL names none (default `taskflow`).
+    pub default_database: String,
+}
+
+impl Default for MongoOptions {
+    fn default() -> Self {
+        Self {
+            server_selection_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            operation_timeout: Duration::from_secs(10),
+            default_database: "taskflow".to_owned(),
+        }
+    }
+}
+
+/// How long a last-admin guard lease lives if its holder dies.
+const LEASE: Duration = Duration::from_secs(10);
+/// `_id` of the lease document.
+const ADMIN_GUARD: &str = "admin-guard";
+
+/// A TaskFlow store on a MongoDB database.
+#[derive(Clone)]
+pub struct MongoStore {
+    client: Client,
+    db: Database,
+    users: Collection<Document>,
+    sessions: Collection<Document>,
+    tasks: Collection<Document>,
+    locks: Collection<Document>,
+    timeout: Duration,
+}
+
+impl MongoStore {
+    /// Connects to `mongodb://…` (database from the URL path, else
+    /// [`MongoOptions::default_database`]) and ensures the indexes.
+    pub async fn open(url: &str, options: &MongoOptions) -> Result<Self> {
+        Self::open_database(url, None, options).await
+    }
+
+    /// Like [`open`](Self::open), with the database named explicitly (overriding the URL).
+    pub async fn open_database(
+        url: &str,
+        database: Option<&str>,
+        options: &MongoOptions,
+    ) -> Result<Self> {
+        let mut client_options = ClientOptions::parse(url)
+            .await
+            .map_err(|e| Error::invalid("database_url", e.to_string()))?;
+        if let Some(name) = database {
+            client_options.default_database = Some(name.to_owned());
+        }
+        client_options.server_selection_timeout = Some(options.server_selection_timeout);
+        client_options.connect_timeout = Some(options.connect_timeout);
+        client_options.app_name = Some("taskflow".to_owned());
+        let name = client_options
+            .default_database
+            .clone()
+            .unwrap_or_else(|| options.default_database.clone());
+        let client = Client::with_options(client_options).map_err(db)?;
+        let db = client.database(&name);
+        let store = Self {
+            users: db.collection("users"),
+            sessions: db.collection("sessions"),
+            tasks: db.collection("tasks"),
+            locks: db.collection("locks"),
+            db,
+            client,
+            timeout: options.operation_timeout,
+        };
+        store.ensure_indexes().await?;
+        Ok(store)
+    }
+
+    /// Creates the indexes the queries need (idempotent: existing ones are kept).
+    ///
+    /// On nx-27017, which accepts compound indexes ending in `_id` but then fails every
+    /// insert, those indexes are created without `_id`; they still serve the owner-scoped
+    /// filter and sort. MongoDB gets the full key, which also covers the id tie-break.
+    pub async fn ensure_indexes(&self) -> Result<()> {
+        let nx = self.is_nx_27017().await?;
+        let unique = IndexOptions::builder().unique(true).build();
+        let ttl = IndexOptions::builder().expire_after(Duration::ZERO).build();
+        let plan: [(&Collection<Document>, Document, Option<IndexOptions>); 12] = [
+            (&self.users, doc! { "email": 1 }, Some(unique)),
+            (&self.users, doc! { "role": 1, "disabled": 1 }, None),
+            (&self.sessions, doc! { "user_id": 1 }, None),
+            (&self.sessions, doc! { "expires_at": 1 }, Some(ttl)),
+            (
+                &self.tasks,
+                doc! { "owner_id": 1, "status": 1, "created_ms": 1 },
+                None,
+            ),
+            (
+                &self.tasks,
+                doc! { "owner_id": 1, "created_ms": 1, "_id": 1 },
+                None,
+            ),
+            (
+                &self.tasks,
+                doc! { "owner_id": 1, "updated_ms": 1, "_id": 1 },
+                None,
+            ),
+            (
+                &self.tasks,
+                doc! { "owner_id": 1, "has_due": 1, "due_ms": 1, "_id": 1 },
+                None,
+            ),
+            (
+                &self.tasks,
+                doc! { "owner_id": 1, "priority_rank": 1, "_id": 1 },
+                None,
+            ),
+            (&self.tasks, doc! { "created_ms": 1, "_id": 1 }, None),
+            (&self.tasks, doc! { "owner_id": 1, "tags": 1 }, None),
+            (&self.tasks, doc! { "owner_id": 1, "search_words": 1 }, None),
+        ];
+        for (coll, mut keys, options) in plan {
+            if nx && keys.len() > 1 {
+                keys.remove("_id");
+            }
+            let model = IndexModel::builder().keys(keys).options(options).build();
+            self.timed(coll.create_index(model)).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the server is nx-27017 (it says so in `buildInfo.process`).
+    async fn is_nx_27017(&self) -> Result<bool> {
+        let info = self
+            .timed(self.db.run_command(doc! { "buildInfo": 1 }))
+            .await?;
+        Ok(info.get_str("process") == Ok("nx_27017"))
+    }
+
+    /// The database in use.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Closes the client's connections.
+    pub async fn close(&self) {
+        self.client.clone().shutdown().await;
+    }
+
+    /// Runs a driver operation under the operation timeout.
+    async fn timed<T>(&self, op: impl IntoFuture<Output = mongodb::error::Result<T>>) -> Result<T> {
+        match tokio::time::timeout(self.timeout, op.into_future()).await {
+            Ok(r) => r.map_err(db),
+            Err(_) => Err(Error::unavailable(format!(
+                "MongoDB did not answer within {:?}",
+                self.timeout
+            ))),
+        }
+    }
+
+    async fn find_all(
+        &self,
+        coll: &Collection<Document>,
+        filter: Document,
+        sort: Option<Document>,
+        skip: u64,
+        limit: Option<i64>,
+    ) -> Result<Vec<Document>> {
+        let mut find = coll.find(filter).skip(skip);
+        if let Some(sort) = sort {
+            find = find.sort(sort);
+        }
+        if let Some(limit) = limit {
+            find = find.limit(limit);
+        }
+        self.timed(async {
+            let mut cursor = find.await?;
+            let mut out = Vec::new();
+            while cursor.advance().await? {
+                out.push(cursor.deserialize_current()?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn count(&self, coll: &Collection<Document>, filter: Document) -> Result<u64> {
+        self.timed(coll.count_documents(filter)).await
+    }
+
+    /// Takes the last-admin guard lease, returning its token.
+    async fn acquire_admin_guard(&self) -> Result<String> {
+        let token = uuid::Uuid::now_v7().to_string();
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            let now = Utc::now().timestamp_millis();
+            let lease = doc! {
+                "_id": ADMIN_GUARD,
+                "token": &token,
+                "until_ms": now + LEASE.as_millis() as i64,
+            };
+            match self.locks.insert_one(lease).await {
+                Ok(_) => return Ok(token),
+                Err(e) if is_duplicate_key(&e) => {
+                    // Held: take it over if its holder's lease ran out, else wait a little.
+                    let held = self
+                        .locks
+                        .find_one(doc! { "_id": ADMIN_GUARD })
+                        .await
+                        .map_err(db)?;
+                    if let Some(h) = held {
+                        let until = h.get_i64("until_ms").unwrap_or(i64::MAX);
+                        if until < now {
+                            let stale = h.get_str("token").unwrap_or_default().to_owned();
+                            self.locks
+                                .delete_one(doc! { "_id": ADMIN_GUARD, "token": stale })
+                                .await
+                                .map_err(db)?;
+                            continue;
+                        }
+                    }
+                }
+                Err(e) => return Err(db(e)),
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Conflict(
+                    "another administrator change is in progress; retry".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn release_admin_guard(&self, token: &str) -> Result<()> {
+        self.timed(
+            self.locks
+                .delete_one(doc! { "_id": ADMIN_GUARD, "token": token }),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn replace_user_doc(&self, user: &UserRecord) -> Result<bool> {
+        let filter = doc! {
+            "_id": id_str(user.user.id),
+            "version": i64::try_from(user.version.saturating_sub(1)).unwrap_or(i64::MAX),
+        };
+        let replaced = self
+            .timed(
+                self.users
+                    .find_one_and_replace(filter, docs::user_doc(user)),
+            )
+            .await?;
+        Ok(replaced.is_some())
+    }
+}
+
+#[async_trait]
+impl UserStore for MongoStore {
+    async fn insert_user(&self, user: &UserRecord) -> Result<()> {
+        match self.users.insert_one(docs::user_doc(user)).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate_key(&e) => {
+                Err(Error::Conflict("email already registered".into()))
+            }
+            Err(e) => Err(db(e)),
+        }
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<UserRecord>> {
+        let found = self
+            .timed(self.users.find_one(doc! { "_id": id_str(id) }))
+            .await?;
+        found.as_ref().map(docs::user_from).transpose()
+    }
+
+    async fn get_user_by_email(&self, email: &str) -> Result<Option<UserRecord>> {
+        let found = self
+            .timed(self.users.find_one(doc! { "email": email }))
+            .await?;
+        found.as_ref().map(docs::user_from).transpose()
+    }
+
+    async fn replace_user(&self, user: &UserRecord, keep_an_active_admin: bool) -> Result<bool> {
+        if !keep_an_active_admin {
+            return self.replace_user_doc(user).await;
+        }
+        let token = self.acquire_admin_guard().await?;
+        let result = async {
+            let others = self
+                .count(
+                    &self.users,
+                    doc! {
+                        "role": taskflow_core::Role::ADMIN,
+                        "disabled": 0,
+                        "_id": { "$ne": id_str(user.user.id) },
+                    },
+                )
+                .await?;
+            let stays_admin = user.user.role.is_admin() && !user.user.disabled;
+            if others == 0 && !stays_admin {
+                return Err(Error::Conflict(
+                    "the last active admin cannot be demoted or disabled".into(),
+                ));
+            }
+            self.replace_user_doc(user).await
+        }
+        .await;
+        self.release_admin_guard(&token).await?;
+        result
+    }
+
+    async fn list_users(&self, request: &UserListRequest) -> Result<(Vec<User>, u64)> {
+        let mut filter = Document::new();
+        if let Some(role) = &request.role {
+            filter.insert("role", role.as_str());
+        }
+        if let Some(q) = &request.q {
+            // The string form of $regex: nx-27017 cannot bind the BSON regex type.
+            let contains = |field: &str| doc! { field: { "$regex": filter::escape(q) } };
+            filter.insert("$or", vec![contains("email"), contains("name_lower")]);
+        }
+        let found = self
+            .find_all(
+                &self.users,
+                filter.clone(),
+                Some(doc! { "_id": 1 }),
+                request.offset,
+                Some(i64::from(request.limit)),
+            )
+            .await?;
+        let total = self.count(&self.users, filter).await?;
+        let users = found
+            .iter()
+            .map(|d| docs::user_from(d).map(|r| r.user))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((users, total))
+    }
+}
+
+#[async_trait]
+impl SessionStore for MongoStore {
+    async fn insert_session(&self, session: &SessionRecord) -> Result<()> {
+        self.timed(self.sessions.insert_one(docs::session_doc(session)))
+            .await
+            .map(drop)
+    }
+
+    async fn get_session(&self, id: SessionId) -> Result<Option<SessionRecord>> {
+        let found = self
+            .timed(self.sessions.find_one(doc! { "_id": id_str(id) }))
+            .await?;
+        found.as_ref().map(docs::session_from).transpose()
+    }
+
+    async fn rotate_session(
+        &self,
+        user_id: UserId,
+        id: SessionId,
+        presented_hash: &str,
+        new_hash: &str,
+        new_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let Some(current) = self.get_session(id).await? else {
+            return Ok(false);
+        };
+        let next = SessionRecord {
+            token_hash: new_hash.to_owned(),
+            expires_at: new_expires_at,
+            generation: current.generation + 1,
+            ..current
+        };
+        // One conditional replace: it matches only while the presented token is current.
+        let filter = doc! {
+            "_id": id_str(id),
+            "user_id": id_str(user_id),
+            "token_hash": presented_hash,
+            "state": ACTIVE,
+            "expires_ms": { "$gt": ms(now) },
+        };
+        let replaced = self
+            .timed(
+                self.sessions
+                    .find_one_and_replace(filter, docs::session_doc(&next)),
+            )
+            .await?;
+        Ok(replaced.is_some())
+    }
+
+    async fn revoke_session(&self, user_id: UserId, id: SessionId) -> Result<()> {
+        self.timed(self.sessions.update_one(
+            doc! { "_id": id_str(id), "user_id": id_str(user_id) },
+            doc! { "$set": { "state": REVOKED } },
+        ))
+        .await
+        .map(drop)
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user_id: UserId,
+        except: Option<SessionId>,
+    ) -> Result<u64> {
+        let mut filter = doc! { "user_id": id_str(user_id), "state": ACTIVE };
+        if let Some(keep) = except {
+            filter.insert("_id", doc! { "$ne": id_str(keep) });
+        }
+        let r = self
+            .timed(
+                self.sessions
+                    .update_many(filter, doc! { "$set": { "state": REVOKED } }),
+            )
+            .await?;
+        Ok(r.modified_count)
+    }
+
+    async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+        let r = self
+            .timed(
+                self.sessions
+                    .delete_many(doc! { "expires_ms": { "$lte": ms(now) } }),
+            )
+            .await?;
+        Ok(r.deleted_count)
+    }
+}
+
+fn task_key(scope: Scope, id: TaskId) -> Document {
+    let mut filter = filter::scope(scope);
+    filter.insert("_id", id_str(id));
+    filter
+}
+
+#[async_trait]
+impl TaskStore for MongoStore {
+    async fn insert_task(&self, task: &Task) -> Result<()> {
+        match self.tasks.insert_one(docs::task_doc(task)).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate_key(&e) => Err(Error::Conflict("task id already exists".into())),
+            Err(e) => Err(db(e)),
+        }
+    }
+
+    async fn insert_tasks(&self, tasks: &[Task]) -> Result<()> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        match self
+            .tasks
+            .insert_many(tasks.iter().map(docs::task_doc))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate_key(&e) => Err(Error::Conflict("task id already exists".into())),
+            Err(e) => Err(db(e)),
+        }
+    }
+
+    async fn get_task(&self, scope: Scope, id: TaskId) -> Result<Option<Task>> {
+        let found = self.timed(self.tasks.find_one(task_key(scope, id))).await?;
+        found.as_ref().map(docs::task_from).transpose()
+    }
+
+    async fn get_tasks(&self, scope: Scope, ids: &[TaskId]) -> Result<Vec<Task>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut filter = filter::scope(scope);
+        let ids: Vec<String> = ids.iter().map(|id| id_str(*id)).collect();
+        filter.insert("_id", doc! { "$in": ids });
+        let found = self.find_all(&self.tasks, filter, None, 0, None).await?;
+        found.iter().map(docs::task_from).collect()
+    }
+
+    async fn replace_task(&self, task: &Task) -> Result<bool> {
+        let filter = doc! {
+            "_id": id_str(task.id),
+            "owner_id": id_str(task.owner_id),
+            "version": i64::try_from(task.version.saturating_sub(1)).unwrap_or(i64::MAX),
+        };
+        let replaced = self
+            .timed(
+                self.tasks
+                    .find_one_and_replace(filter, docs::task_doc(task)),
+            )
+            .await?;
+        Ok(replaced.is_some())
+    }
+
+    async fn delete_task(
+        &self,
+        owner: UserId,
+        id: TaskId,
+        expected_version: Option<u64>,
+    ) -> Result<bool> {
+        let mut filter = doc! { "_id": id_str(id), "owner_id": id_str(owner) };
+        if let Some(v) = expected_version {
+            filter.insert("version", i64::try_from(v).unwrap_or(i64::MAX));
+        }
+        let r = self.timed(self.tasks.delete_one(filter)).await?;
+        Ok(r.deleted_count == 1)
+    }
+
+    async fn list_tasks(&self, request: &ListRequest) -> Result<TaskSlice> {
+        let limit = request.limit as usize;
+        let found = self
+            .find_all(
+                &self.tasks,
+                filter::page(request),
+                Some(filter::sort(request.sort)),
+                request.offset(),
+                Some(i64::from(request.limit) + 1),
+            )
+            .await?;
+        let mut items = found
+            .iter()
+            .map(docs::task_from)
+            .collect::<Result<Vec<_>>>()?;
+        let has_more = items.len() > limit;
+        items.truncate(limit);
+        let total = if request.wants_total() {
+            Some(
+                self.count(&self.tasks, filter::matching(&request.filter))
+                    .await?,
+            )
+        } else {
+            None
+        };
+        Ok(TaskSlice {
+            items,
+            has_more,
+            total,
+        })
+    }
+
+    async fn task_stats(&self, request: &StatsRequest) -> Result<TaskStats> {
+        let scope = filter::scope(request.scope);
+        let mut stats = TaskStats::default();
+        // Grouping-only aggregations (nx-27017 cannot compare dates inside $match).
+        for (field, ranks) in [("status", false), ("priority_rank", true)] {
+            let pipeline = [
+                doc! { "$match": scope.clone() },
+                doc! { "$group": { "_id": format!("${field}"), "n": { "$sum": 1 } } },
+            ];
+            let groups = self
+                .timed(async {
+                    let mut cursor = self.tasks.aggregate(pipeline).await?;
+                    let mut out = Vec::new();
+                    while cursor.advance().await? {
+                        out.push(cursor.deserialize_current()?);
+                    }
+                    Ok(out)
+                })
+                .await?;
+            for g in groups {
+                let n = docs::count_of(&g)?;
+                if ranks {
+                    let rank = docs::int_of(&g, "_id")?;
+                    let p = u8::try_from(rank)
+                        .ok()
+                        .and_then(taskflow_core::Priority::from_rank)
+                        .ok_or_else(|| docs::corrupt(&g, "priority_rank"))?;
+                    stats.by_priority.add(p, n);
+                } else {
+                    let s: taskflow_core::Status = g
+                        .get_str("_id")
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .ok_or_else(|| docs::corrupt(&g, "status"))?;
+                    stats.by_status.add(s, n);
+                    stats.total += n;
+                }
+            }
+        }
+        let mut overdue = scope.clone();
+        overdue.insert("status", doc! { "$in": ["todo", "in_progress"] });
+        overdue.insert("has_due", 1);
+        overdue.insert("due_ms", doc! { "$lt": ms(request.as_of) });
+        stats.overdue = self.count(&self.tasks, overdue).await?;
+        let mut completed = scope;
+        completed.insert(
+            "completed_ms",
+            doc! { "$gte": ms(request.as_of - taskflow_core::COMPLETED_WINDOW) },
+        );
+        stats.completed_last_7_days = self.count(&self.tasks, completed).await?;
+        Ok(stats)
+    }
+}
+
+#[async_trait]
+impl Store for MongoStore {
+    async fn ping(&self) -> Result<()> {
+        self.timed(self.db.run_command(doc! { "ping": 1 }))
+            .await
+            .map(drop)
+    }
+}

@@ -1,0 +1,54 @@
+//! The store conformance suite over MongoDB (`TASKFLOW_TEST_MONGO_URL`: nx-27017 started by
+//! `scripts/test`, or any real MongoDB), raw and cached, each scenario in a fresh database.
+
+use std::sync::Arc;
+
+use taskflow_core::{Cached, MokaCache};
+use taskflow_store_mongo::{MongoOptions, MongoStore};
+
+/// The variable naming the MongoDB server tests may use.
+const MONGO_URL: &str = "TASKFLOW_TEST_MONGO_URL";
+
+fn mongo_url() -> Option<String> {
+    match std::env::var(MONGO_URL) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{MONGO_URL} is not set, and CI=true: MongoDB tests must run in CI")
+        }
+        _ => {
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| eprintln!("skipped: MongoDB tests, {MONGO_URL} not set"));
+            None
+        }
+    }
+}
+
+async fn mongo() -> Option<MongoStore> {
+    let url = mongo_url()?;
+    let database = format!("t_{}", uuid::Uuid::now_v7().simple());
+    Some(
+        MongoStore::open_database(&url, Some(&database), &MongoOptions::default())
+            .await
+            .expect("open MongoDB store"),
+    )
+}
+
+#[test]
+fn mongo_is_configured_in_ci() {
+    let _ = mongo_url();
+}
+
+mod raw {
+    taskflow_core::store_conformance!(optional super::mongo);
+}
+
+mod cached {
+    async fn setup() -> Option<super::Cached> {
+        let store = super::mongo().await?;
+        Some(super::Cached::new(
+            super::Arc::new(store),
+            super::Arc::new(super::MokaCache::default()),
+        ))
+    }
+    taskflow_core::store_conformance!(optional setup);
+}
