@@ -217,12 +217,20 @@ impl PostgresStore {
         rows.iter().map(user_from_row).collect()
     }
 
+    /// Runs a task query; `prepare: false` for statements whose best plan depends on the
+    /// values (see `query::may_prepare`).
     async fn fetch_tasks(
         &self,
         pool: &PgPool,
         mut qb: QueryBuilder<'static, Postgres>,
+        prepare: bool,
     ) -> Result<Vec<Task>> {
-        let rows = qb.build().fetch_all(pool).await.map_err(db)?;
+        let rows = qb
+            .build()
+            .persistent(prepare)
+            .fetch_all(pool)
+            .await
+            .map_err(db)?;
         rows.iter().map(task_from_row).collect()
     }
 
@@ -516,14 +524,14 @@ impl TaskStore for PostgresStore {
     async fn get_task(&self, scope: Scope, id: TaskId) -> Result<Option<Task>> {
         let pool = self.task_reader(scope);
         Ok(self
-            .fetch_tasks(pool, Self::select_task(scope, id))
+            .fetch_tasks(pool, Self::select_task(scope, id), true)
             .await?
             .pop())
     }
 
     async fn get_task_for_update(&self, scope: Scope, id: TaskId) -> Result<Option<Task>> {
         Ok(self
-            .fetch_tasks(&self.pool, Self::select_task(scope, id))
+            .fetch_tasks(&self.pool, Self::select_task(scope, id), true)
             .await?
             .pop())
     }
@@ -536,7 +544,7 @@ impl TaskStore for PostgresStore {
         qb.push("t.id = ANY(");
         qb.push_bind(ids.iter().map(|id| *id.as_uuid()).collect::<Vec<Uuid>>());
         qb.push(")");
-        self.fetch_tasks(&self.pool, qb).await
+        self.fetch_tasks(&self.pool, qb, true).await
     }
 
     async fn replace_task(&self, task: &Task) -> Result<bool> {
@@ -586,12 +594,15 @@ impl TaskStore for PostgresStore {
 
     async fn list_tasks(&self, request: &ListRequest) -> Result<TaskSlice> {
         let pool = self.task_reader(request.filter.scope);
-        let mut items = self.fetch_tasks(pool, query::page("", request)).await?;
+        let mut items = self
+            .fetch_tasks(pool, query::page("", request), query::may_prepare(request))
+            .await?;
         let has_more = items.len() > request.limit as usize;
         items.truncate(request.limit as usize);
         let total = if request.wants_total() {
             let (n,): (i64,) = query::count::<Postgres>("", &request.filter)
                 .build_query_as()
+                .persistent(query::may_prepare(request))
                 .fetch_one(pool)
                 .await
                 .map_err(db)?;

@@ -74,6 +74,14 @@ fn push_user_filter<DB: Dialect>(qb: &mut QueryBuilder<'static, DB>, request: &U
     }
 }
 
+/// Whether a listing's statement may be prepared and cached. Not with search words: after
+/// five executions PostgreSQL switches a prepared statement to a generic plan that assumes
+/// an average match count for the `tsquery`, and for a common word that plan is 20× slower
+/// than the one planned for the actual words.
+pub(crate) fn may_prepare(request: &ListRequest) -> bool {
+    request.filter.words.is_empty()
+}
+
 /// `SELECT … LIMIT limit + 1` for one page (the extra row tells whether more follow),
 /// after `head` (empty, or an `EXPLAIN` prefix).
 pub(crate) fn page<DB: Dialect>(head: &str, request: &ListRequest) -> QueryBuilder<'static, DB> {
