@@ -457,32 +457,9 @@ impl SessionStore for SqliteStore {
 const INSERT_TASK_COLUMNS: &str = "INSERT INTO tasks (id, owner_id, title, description, status, \
     priority, due_date, tags, search_words, created_at, updated_at, completed_at, version) ";
 
-const INSERT_TASK: &str = "INSERT INTO tasks (id, owner_id, title, description, status, priority, \
-    due_date, tags, search_words, created_at, updated_at, completed_at, version) \
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-
 const REPLACE_TASK: &str = "UPDATE tasks SET title = ?, description = ?, status = ?, priority = ?, \
     due_date = ?, tags = ?, search_words = ?, updated_at = ?, completed_at = ?, version = ? \
     WHERE id = ? AND owner_id = ? AND version = ?";
-
-fn insert_task_query(
-    task: &Task,
-) -> sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments<'static>> {
-    sqlx::query(INSERT_TASK)
-        .bind(*task.id.as_uuid())
-        .bind(*task.owner_id.as_uuid())
-        .bind(task.title.clone())
-        .bind(task.description.clone())
-        .bind(task.status.as_str())
-        .bind(i64::from(task.priority.rank()))
-        .bind(task.due_date.map(millis))
-        .bind(tags_json(task))
-        .bind(search_text(task))
-        .bind(millis(task.created_at))
-        .bind(millis(task.updated_at))
-        .bind(task.completed_at.map(millis))
-        .bind(version_param(task.version))
-}
 
 fn replace_task_query(
     task: &Task,
@@ -550,9 +527,8 @@ impl SqliteStore {
 #[async_trait]
 impl TaskStore for SqliteStore {
     async fn insert_task(&self, task: &Task) -> Result<()> {
-        let r = insert_task_query(task).execute(&self.writer).await;
-        self.reads.wrote(task.owner_id);
-        r.map(drop).map_err(duplicate_task)
+        // One code path binds task columns for inserts: the batch one.
+        self.insert_tasks(std::slice::from_ref(task)).await
     }
 
     async fn insert_tasks(&self, tasks: &[Task]) -> Result<()> {
