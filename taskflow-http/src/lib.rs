@@ -1,4 +1,253 @@
-//! TaskFlow's standalone HTTP server (poem + poem-openapi) and the `taskflow` binary.
+//! TaskFlow's HTTP API: every route of `API.md` on poem + poem-openapi, as a library and as
+//! the `taskflow` binary.
 //!
-//! Not implemented yet: this crate is a workspace member so the layout is fixed from the
-//! start; the server arrives with its own issue. The contract it will serve is `API.md`.
+//! The library mounts the API on a [`TaskFlow`] handle, so a Rust program can serve it
+//! from its own poem app next to its own routes:
+//!
+//! ```no_run
+//! use poem::{Route, Server, handler, listener::TcpListener};
+//! use taskflow_core::{MemoryStore, TaskFlow};
+//! use taskflow_http::HttpConfig;
+//!
+//! #[handler]
+//! fn hello() -> &'static str {
+//!     "hello"
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let tf = TaskFlow::builder()
+//!     .store(MemoryStore::new())
+//!     .jwt_secret("a secret of at least thirty-two bytes!!")
+//!     .build()?;
+//! let app = Route::new()
+//!     .at("/hello", hello)
+//!     .nest("/", taskflow_http::app(tf, HttpConfig::default())?);
+//! Server::new(TcpListener::bind("127.0.0.1:8080")).run(app).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! What the app serves:
+//! - `/api/v1/...`: the API (`API.md`), errors as RFC 9457 problem+json;
+//! - `/api/v1/openapi.json` and Swagger UI at `/docs`;
+//! - `/metrics`: Prometheus text format.
+//!
+//! Every response carries `X-Request-Id` and the security headers; rate limits, trusted
+//! proxies, CORS and HSTS come from [`HttpConfig`].
+
+mod api;
+mod auth;
+mod body;
+mod client_ip;
+mod dto;
+mod envelope;
+mod etag;
+mod metrics;
+mod problem;
+mod query_errors;
+mod rate_limit;
+mod request_id;
+mod server;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::http::Method;
+use poem::middleware::Cors;
+use poem::{Endpoint, EndpointExt, IntoEndpoint, Response, Route};
+use poem_openapi::OpenApiService;
+use taskflow_core::TaskFlow;
+
+pub use metrics::{PoolSource, PoolUsage};
+pub use problem::{ApiError, PROBLEM_JSON};
+pub use server::{serve, shutdown_signal};
+
+use api::{AuthApi, OpsApi, TasksApi, UsersApi};
+use client_ip::TrustedProxies;
+use envelope::Envelope;
+use metrics::Metrics;
+use rate_limit::{Limits, RateLimitMiddleware};
+
+/// Request bodies over this many bytes are refused with `413`.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Base path of the API.
+pub const API_BASE: &str = "/api/v1";
+
+/// Settings of the HTTP layer.
+#[derive(Clone)]
+pub struct HttpConfig {
+    /// Requests per minute per client IP on every API route; `0` switches it off.
+    pub rate_limit_per_ip: u32,
+    /// Requests per minute per client IP on `/auth/login` and `/auth/register`; `0` off.
+    pub auth_rate_limit_per_ip: u32,
+    /// Requests per minute per authenticated user; `0` off.
+    pub rate_limit_per_user: u32,
+    /// Proxies (addresses or CIDR networks) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<String>,
+    /// Origins allowed to call the API from a browser; empty: no CORS headers at all.
+    pub cors_origins: Vec<String>,
+    /// Send `Strict-Transport-Security` (set it when the server is reached over TLS).
+    pub hsts: bool,
+    /// Bound on the readiness probe's store ping.
+    pub ready_timeout: Duration,
+    /// Longest a request may take before it is answered `503`.
+    pub request_timeout: Duration,
+    /// Connection-pool usage of the store, for `/metrics`.
+    pub pools: Option<PoolSource>,
+}
+
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("rate_limit_per_ip", &self.rate_limit_per_ip)
+            .field("auth_rate_limit_per_ip", &self.auth_rate_limit_per_ip)
+            .field("rate_limit_per_user", &self.rate_limit_per_user)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("cors_origins", &self.cors_origins)
+            .field("hsts", &self.hsts)
+            .field("ready_timeout", &self.ready_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Default per-IP limit: a busy browser session stays far below it.
+pub const DEFAULT_RATE_LIMIT_PER_IP: u32 = 1200;
+/// Default per-IP limit on login and register: enough for people, not for a brute-force run.
+pub const DEFAULT_AUTH_RATE_LIMIT_PER_IP: u32 = 20;
+/// Default per-user limit.
+pub const DEFAULT_RATE_LIMIT_PER_USER: u32 = 600;
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            rate_limit_per_ip: DEFAULT_RATE_LIMIT_PER_IP,
+            auth_rate_limit_per_ip: DEFAULT_AUTH_RATE_LIMIT_PER_IP,
+            rate_limit_per_user: DEFAULT_RATE_LIMIT_PER_USER,
+            trusted_proxies: Vec::new(),
+            cors_origins: Vec::new(),
+            hsts: false,
+            ready_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(30),
+            pools: None,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The defaults with every rate limit off (tests, benchmarks, a trusted network).
+    pub fn without_rate_limits() -> Self {
+        Self {
+            rate_limit_per_ip: 0,
+            auth_rate_limit_per_ip: 0,
+            rate_limit_per_user: 0,
+            ..Self::default()
+        }
+    }
+}
+
+/// A configuration the app cannot start with.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid HTTP configuration: {0}")]
+pub struct ConfigError(String);
+
+fn service(ready_timeout: Duration) -> OpenApiService<(AuthApi, TasksApi, UsersApi, OpsApi), ()> {
+    OpenApiService::new(
+        (AuthApi, TasksApi, UsersApi, OpsApi { ready_timeout }),
+        "TaskFlow",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Task management API: accounts with JWT access tokens and rotating refresh tokens, \
+         role-based access, tasks with filters, full-text search, keyset pagination and stats. \
+         Errors are RFC 9457 problem documents (`application/problem+json`).",
+    )
+    .server(API_BASE)
+}
+
+/// The OpenAPI 3 document of the API, as JSON.
+pub fn openapi_json() -> String {
+    service(Duration::from_secs(2)).spec()
+}
+
+/// The whole app for `tf`: API, OpenAPI document, Swagger UI and metrics, wrapped in the
+/// envelope (request ids, security headers, problem rendering, logs, metrics).
+pub fn app(
+    tf: TaskFlow,
+    config: HttpConfig,
+) -> Result<impl Endpoint<Output = Response>, ConfigError> {
+    let trusted_proxies = TrustedProxies::parse(&config.trusted_proxies).map_err(ConfigError)?;
+    let api = service(config.ready_timeout);
+    let spec = api.spec();
+    let docs = api.swagger_ui();
+    let spec_endpoint = api.spec_endpoint();
+    let metrics = Arc::new(Metrics::new(tf.clone(), &spec, config.pools.clone()));
+    let limits = Limits::new(
+        config.rate_limit_per_ip,
+        config.auth_rate_limit_per_ip,
+        config.rate_limit_per_user,
+    );
+    let scrape = metrics.clone();
+    let routes = Route::new()
+        .at(format!("{API_BASE}/openapi.json"), spec_endpoint)
+        .nest(API_BASE, api.with(RateLimitMiddleware(limits)))
+        .nest("/docs", docs)
+        .at(
+            "/metrics",
+            poem::endpoint::make_sync(move |_| {
+                Response::builder()
+                    .content_type("text/plain; version=0.0.4; charset=utf-8")
+                    .body(scrape.render())
+            }),
+        )
+        .data(tf);
+    let routes = if config.cors_origins.is_empty() {
+        routes.boxed()
+    } else {
+        routes.with(cors(&config.cors_origins)?).boxed()
+    };
+    Ok(routes
+        .with(Envelope {
+            trusted_proxies,
+            hsts: config.hsts,
+            metrics,
+            request_timeout: config.request_timeout,
+        })
+        .into_endpoint())
+}
+
+fn cors(origins: &[String]) -> Result<Cors, ConfigError> {
+    for o in origins {
+        if !(o.starts_with("http://") || o.starts_with("https://")) || o.ends_with('/') {
+            return Err(ConfigError(format!(
+                "CORS origin {o:?} must be scheme://host[:port] without a trailing slash"
+            )));
+        }
+    }
+    Ok(Cors::new()
+        .allow_origins(origins.iter().map(String::as_str))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            "authorization",
+            "content-type",
+            "if-match",
+            "if-none-match",
+            "x-request-id",
+        ])
+        .expose_headers([
+            "etag",
+            "location",
+            "retry-after",
+            "ratelimit",
+            "ratelimit-policy",
+            "x-request-id",
+        ])
+        .max_age(600))
+}

@@ -87,6 +87,30 @@ impl Default for SqlOptions {
     }
 }
 
+/// Usage of one connection pool at a moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolStats {
+    /// `writer` / `reader` (SQLite) or `primary` (PostgreSQL).
+    pub name: &'static str,
+    /// Open connections.
+    pub size: u32,
+    /// Idle connections among them.
+    pub idle: u32,
+    /// Most connections the pool opens.
+    pub max: u32,
+}
+
+impl PoolStats {
+    fn of<DB: sqlx::Database>(name: &'static str, pool: &sqlx::Pool<DB>) -> Self {
+        Self {
+            name,
+            size: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        }
+    }
+}
+
 /// A SQL store chosen by URL scheme.
 #[non_exhaustive]
 pub enum SqlStore {
@@ -125,6 +149,16 @@ impl SqlStore {
             SqlStore::Sqlite(s) => s.migrate().await,
             #[cfg(feature = "postgres")]
             SqlStore::Postgres(s) => s.migrate().await,
+        }
+    }
+
+    /// Current usage of each connection pool, for metrics.
+    pub fn pool_stats(&self) -> Vec<PoolStats> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            SqlStore::Sqlite(s) => s.pool_stats(),
+            #[cfg(feature = "postgres")]
+            SqlStore::Postgres(s) => s.pool_stats(),
         }
     }
 

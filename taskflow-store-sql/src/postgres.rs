@@ -121,6 +121,11 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
+    /// Usage of the primary pool.
+    pub fn pool_stats(&self) -> Vec<crate::PoolStats> {
+        vec![crate::PoolStats::of("primary", &self.pool)]
+    }
+
     /// Opens a lazily connecting pool for `postgres://…`. Does not migrate: call
     /// [`migrate`](Self::migrate).
     pub async fn open(url: &str, options: &SqlOptions) -> Result<Self> {

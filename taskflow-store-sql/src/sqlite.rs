@@ -142,6 +142,15 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Usage of the writer and reader pools (one pool when in memory).
+    pub fn pool_stats(&self) -> Vec<crate::PoolStats> {
+        let mut stats = vec![crate::PoolStats::of("writer", &self.writer)];
+        if !same_pool(&self.writer, &self.reader) {
+            stats.push(crate::PoolStats::of("reader", &self.reader));
+        }
+        stats
+    }
+
     /// Opens `sqlite://path`, `sqlite:path` or `sqlite::memory:` (creating a missing file).
     /// Does not migrate: call [`migrate`](Self::migrate).
     pub async fn open(url: &str, options: &SqlOptions) -> Result<Self> {
@@ -680,4 +689,9 @@ impl Store for SqliteStore {
             .map_err(db)?;
         Ok(())
     }
+}
+
+/// `sqlite::memory:` uses one pool (two handles of it) for both roles.
+fn same_pool(a: &SqlitePool, b: &SqlitePool) -> bool {
+    std::ptr::eq(a.options(), b.options())
 }

@@ -1,0 +1,205 @@
+//! JSON request bodies with the status codes of `API.md`.
+//!
+//! poem-openapi's own `Json<T>` answers every failure with `400`. The contract separates
+//! them: a content type other than JSON is `415`, a body over the limit `413`, bytes that
+//! are not JSON or values of the wrong JSON type `400`, and unknown or missing fields `422`
+//! (no mass assignment). The field lists come from the type's own OpenAPI schema, so the
+//! document and the check cannot drift apart.
+
+use std::any::TypeId;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, OnceLock};
+
+use poem::{Request, RequestBody};
+use poem_openapi::payload::{ParsePayload, Payload};
+use poem_openapi::registry::{MetaSchemaRef, Registry};
+use poem_openapi::types::{ParseFromJSON, Type};
+use serde_json::Value;
+
+use crate::BODY_LIMIT;
+use crate::problem::ApiError;
+
+/// A JSON object body of type `T` (a poem-openapi `Object`).
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: Type> Payload for JsonBody<T> {
+    const CONTENT_TYPE: &'static str = "application/json";
+
+    fn check_content_type(content_type: &str) -> bool {
+        is_json(content_type)
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+/// `application/json`, optionally with parameters (`; charset=utf-8`).
+pub fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+}
+
+impl<T: ParseFromJSON + 'static> ParsePayload for JsonBody<T> {
+    const IS_REQUIRED: bool = true;
+
+    async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+        let _ = request;
+        let bytes = body
+            .take()?
+            .into_bytes_limit(BODY_LIMIT)
+            .await
+            .map_err(|e| match e {
+                poem::error::ReadBodyError::PayloadTooLarge => {
+                    ApiError::payload_too_large(BODY_LIMIT)
+                }
+                other => ApiError::malformed(format!("the body could not be read: {other}")),
+            })?;
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::malformed(format!("the body is not valid JSON: {e}")))?;
+        let Value::Object(object) = &value else {
+            return Err(ApiError::malformed("the body must be a JSON object").into());
+        };
+        let fields = fields_of::<T>();
+        let mut errors: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for key in object.keys() {
+            if !fields.known.iter().any(|k| k == key) {
+                errors
+                    .entry(key.clone())
+                    .or_default()
+                    .push("unknown field".to_owned());
+            }
+        }
+        for required in &fields.required {
+            if !object.contains_key(required.as_str()) {
+                errors
+                    .entry(required.clone())
+                    .or_default()
+                    .push("is required".to_owned());
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors).into());
+        }
+        let mut wrong_types: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (key, value) in object {
+            let field = fields.types.iter().find(|f| &f.name == key);
+            if let Some(field) = field
+                && let Err(message) = field.check(value)
+            {
+                wrong_types.entry(key.clone()).or_default().push(message);
+            }
+        }
+        if !wrong_types.is_empty() {
+            let detail = format!(
+                "wrong JSON type: {}",
+                wrong_types.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+            return Err(ApiError::malformed(detail).with_errors(wrong_types).into());
+        }
+        T::parse_from_json(Some(value))
+            .map(JsonBody)
+            .map_err(|e| ApiError::malformed(e.into_message()).into())
+    }
+}
+
+poem_openapi::impl_apirequest_for_payload!(JsonBody<T>, T: ParseFromJSON + 'static);
+
+/// The property names of an object type, read once from its schema.
+struct Fields {
+    known: Vec<String>,
+    required: Vec<String>,
+    types: Vec<FieldType>,
+}
+
+/// The JSON type a property must have. poem-openapi's parsers are lenient (a number is
+/// accepted for a string), while the contract says a wrong JSON type is `400`.
+struct FieldType {
+    name: String,
+    ty: &'static str,
+    /// `null` is accepted (nullable, or an optional field where null means absent).
+    null_ok: bool,
+    /// JSON type of array items, when known.
+    items: Option<&'static str>,
+}
+
+fn json_type_matches(ty: &str, value: &Value) -> bool {
+    match ty {
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        _ => true,
+    }
+}
+
+impl FieldType {
+    fn check(&self, value: &Value) -> Result<(), String> {
+        if value.is_null() {
+            return if self.null_ok {
+                Ok(())
+            } else {
+                Err("must not be null".to_owned())
+            };
+        }
+        if !json_type_matches(self.ty, value) {
+            return Err(format!("must be of type {}", self.ty));
+        }
+        if let (Some(items), Value::Array(values)) = (self.items, value)
+            && values.iter().any(|v| !json_type_matches(items, v))
+        {
+            return Err(format!("must be an array of {items}s"));
+        }
+        Ok(())
+    }
+}
+
+fn inline(schema: &MetaSchemaRef) -> Option<&poem_openapi::registry::MetaSchema> {
+    match schema {
+        MetaSchemaRef::Inline(s) => Some(s),
+        MetaSchemaRef::Reference(_) => None,
+    }
+}
+
+fn fields_of<T: Type + 'static>() -> &'static Fields {
+    static CACHE: OnceLock<Mutex<HashMap<TypeId, &'static Fields>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    cache.entry(TypeId::of::<T>()).or_insert_with(|| {
+        let mut registry = Registry::new();
+        T::register(&mut registry);
+        let schema = registry.schemas.get(T::name().as_ref());
+        // Leaked once per request type: a handful of small vectors for the process lifetime.
+        Box::leak(Box::new(Fields {
+            known: schema
+                .map(|s| s.properties.iter().map(|(k, _)| (*k).to_owned()).collect())
+                .unwrap_or_default(),
+            required: schema
+                .map(|s| s.required.iter().map(|k| (*k).to_owned()).collect())
+                .unwrap_or_default(),
+            types: schema
+                .map(|s| {
+                    s.properties
+                        .iter()
+                        .filter_map(|(name, prop)| {
+                            let prop = inline(prop)?;
+                            Some(FieldType {
+                                name: (*name).to_owned(),
+                                ty: prop.ty,
+                                null_ok: prop.nullable || !s.required.contains(name),
+                                items: prop.items.as_deref().and_then(inline).map(|i| i.ty),
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }))
+    })
+}

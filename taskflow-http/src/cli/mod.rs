@@ -1,0 +1,285 @@
+//! Command line of the `taskflow` binary (see `API.md`, "Server command line"). Flags
+//! mirror environment variables; flags win.
+
+mod logging;
+mod secret;
+mod store;
+
+use std::io::{BufRead, IsTerminal};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use taskflow_core::{MokaCache, Registration, TaskFlow};
+use taskflow_http::HttpConfig;
+
+use store::OpenedStore;
+
+/// TaskFlow: a task-management backend (HTTP API server).
+#[derive(Debug, Parser)]
+#[command(name = "taskflow", version, about)]
+struct Cli {
+    /// Log format.
+    #[arg(long, env = "TASKFLOW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server (migrates the database first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(DbArgs),
+    /// Create an admin account; the password is read from stdin, never from argv.
+    CreateAdmin(CreateAdminArgs),
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Debug, Args)]
+struct DbArgs {
+    /// `sqlite://path`, `postgres://…` or `mongodb://…`.
+    #[arg(
+        long,
+        env = "TASKFLOW_DATABASE_URL",
+        default_value = "sqlite://taskflow.db"
+    )]
+    database_url: String,
+}
+
+#[derive(Debug, Args)]
+struct SecretArgs {
+    /// File holding the JWT signing secret (at least 32 bytes). Without it and without
+    /// TASKFLOW_JWT_SECRET, a secret is generated on first run and kept in a 0600 file
+    /// beside the SQLite database.
+    #[arg(long, env = "TASKFLOW_JWT_SECRET_FILE")]
+    jwt_secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Switch {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TASKFLOW_BIND", default_value = "127.0.0.1:8080")]
+    bind: SocketAddr,
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(flatten)]
+    secret: SecretArgs,
+    /// Requests per minute per client IP, all API routes; 0 switches it off.
+    #[arg(long, env = "TASKFLOW_RATE_LIMIT_PER_IP", default_value_t = taskflow_http::DEFAULT_RATE_LIMIT_PER_IP)]
+    rate_limit_per_ip: u32,
+    /// Requests per minute per client IP on /auth/login and /auth/register; 0 switches it off.
+    #[arg(long, env = "TASKFLOW_AUTH_RATE_LIMIT_PER_IP", default_value_t = taskflow_http::DEFAULT_AUTH_RATE_LIMIT_PER_IP)]
+    auth_rate_limit_per_ip: u32,
+    /// Requests per minute per authenticated user; 0 switches it off.
+    #[arg(long, env = "TASKFLOW_RATE_LIMIT_PER_USER", default_value_t = taskflow_http::DEFAULT_RATE_LIMIT_PER_USER)]
+    rate_limit_per_user: u32,
+    /// The in-process cache.
+    #[arg(long, env = "TASKFLOW_CACHE", value_enum, default_value_t = Switch::On)]
+    cache: Switch,
+    /// Comma list of proxies (IPs or CIDR networks) whose X-Forwarded-For is trusted.
+    #[arg(long, env = "TASKFLOW_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<String>,
+    /// Comma list of origins allowed by CORS (e.g. https://app.example.com).
+    #[arg(long, env = "TASKFLOW_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
+    /// Send Strict-Transport-Security (when clients reach the server over TLS).
+    #[arg(long, env = "TASKFLOW_HSTS")]
+    hsts: bool,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    #[arg(long, env = "TASKFLOW_SHUTDOWN_TIMEOUT", default_value_t = 20)]
+    shutdown_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+struct CreateAdminArgs {
+    /// The admin's email.
+    #[arg(long)]
+    email: String,
+    /// The admin's display name.
+    #[arg(long, default_value = "Administrator")]
+    name: String,
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(flatten)]
+    secret: SecretArgs,
+}
+
+/// Entry point: parses the command line and runs the command on a Tokio runtime.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format == LogFormat::Json);
+    if let Command::Openapi = cli.command {
+        println!("{}", taskflow_http::openapi_json());
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Migrate(args) => migrate(args).await,
+            Command::CreateAdmin(args) => create_admin(args).await,
+            Command::Openapi => unreachable!("handled above"),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type CliResult = Result<(), String>;
+
+async fn migrate(args: DbArgs) -> CliResult {
+    let store = OpenedStore::open(&args.database_url).await?;
+    store.migrate().await?;
+    println!(
+        "migrations applied to {}",
+        store::redact(&args.database_url)
+    );
+    store.close().await;
+    Ok(())
+}
+
+async fn handle(
+    store: &OpenedStore,
+    db_url: &str,
+    secret: &SecretArgs,
+    cache: bool,
+) -> Result<TaskFlow, String> {
+    let secret = secret::resolve(secret.jwt_secret_file.as_deref(), db_url)?;
+    let mut builder = TaskFlow::builder()
+        .shared_store(store.shared())
+        .jwt_secret(secret.expose());
+    if cache {
+        builder = builder.cache(MokaCache::default());
+    }
+    builder.build().map_err(|e| match e {
+        taskflow_core::Error::Validation(v) if v.fields().contains_key("jwt_secret") => {
+            "the JWT secret is shorter than 32 bytes; refusing to start".to_owned()
+        }
+        other => format!("invalid configuration: {other}"),
+    })
+}
+
+async fn serve(args: ServeArgs) -> CliResult {
+    let store = OpenedStore::open(&args.db.database_url).await?;
+    let tf = handle(
+        &store,
+        &args.db.database_url,
+        &args.secret,
+        args.cache == Switch::On,
+    )
+    .await?;
+    store.migrate().await?;
+    let config = HttpConfig {
+        rate_limit_per_ip: args.rate_limit_per_ip,
+        auth_rate_limit_per_ip: args.auth_rate_limit_per_ip,
+        rate_limit_per_user: args.rate_limit_per_user,
+        trusted_proxies: args.trusted_proxies,
+        cors_origins: args.cors_origins,
+        hsts: args.hsts,
+        pools: store.pool_source(),
+        ..HttpConfig::default()
+    };
+    let app = taskflow_http::app(tf, config).map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(
+        database = %store::redact(&args.db.database_url),
+        cache = ?args.cache,
+        "TaskFlow listening on http://{addr} (Swagger UI: http://{addr}/docs)"
+    );
+    let served = taskflow_http::serve(
+        listener,
+        app,
+        taskflow_http::shutdown_signal(),
+        Duration::from_secs(args.shutdown_timeout),
+    )
+    .await;
+    store.close().await;
+    tracing::info!("stopped");
+    served.map_err(|e| format!("server error: {e}"))
+}
+
+async fn create_admin(args: CreateAdminArgs) -> CliResult {
+    let password = read_password()?;
+    let store = OpenedStore::open(&args.db.database_url).await?;
+    store.migrate().await?;
+    let tf = handle(&store, &args.db.database_url, &args.secret, false).await?;
+    let result = tf
+        .create_admin(Registration {
+            email: args.email,
+            password,
+            name: args.name,
+        })
+        .await;
+    store.close().await;
+    let user = result.map_err(|e| match e {
+        taskflow_core::Error::Validation(v) => format!(
+            "invalid input: {}",
+            v.fields()
+                .iter()
+                .map(|(f, m)| format!("{f}: {}", m.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => other.to_string(),
+    })?;
+    println!("created admin {} ({})", user.email, user.id);
+    Ok(())
+}
+
+/// The password from stdin: prompted without echo on a terminal, else the first line.
+fn read_password() -> Result<String, String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return rpassword::prompt_password("Password for the new admin: ")
+            .map_err(|e| format!("cannot read the password: {e}"));
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        return Err("no password on stdin (pipe it in, e.g. `printf %s \"$PW\" | taskflow create-admin ...`)".into());
+    }
+    Ok(password)
+}

@@ -1,0 +1,146 @@
+//! The outermost middleware: what every response gets, whatever route answered.
+//!
+//! - a request id (echoed or generated) in the request's data, its log span and the
+//!   `X-Request-Id` header;
+//! - the client IP (trusted-proxy aware) for the rate limiter;
+//! - errors of any layer rendered as problem+json with that id;
+//! - one structured log line and the metrics of the request;
+//! - the security headers.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use poem::http::{HeaderName, HeaderValue, header};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use poem_openapi::OperationId;
+use tracing::Instrument;
+
+use crate::client_ip::{ClientIp, TrustedProxies};
+use crate::metrics::Metrics;
+use crate::problem::{self, ApiError};
+use crate::request_id::{self, RequestId};
+
+/// JSON answers load nothing and may not be framed.
+const CSP_API: &str = "default-src 'none'; frame-ancestors 'none'";
+/// Swagger UI (poem-openapi's page) inlines its script and style and fetches the document
+/// from this origin; nothing else is allowed.
+const CSP_DOCS: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+     img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+const HSTS: &str = "max-age=31536000; includeSubDomains";
+
+/// Settings of the envelope.
+#[derive(Clone)]
+pub struct Envelope {
+    /// Networks whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: TrustedProxies,
+    /// Send `Strict-Transport-Security` (only behind TLS).
+    pub hsts: bool,
+    /// Where requests are counted.
+    pub metrics: Arc<Metrics>,
+    /// Longest a request may take before it is answered `503`.
+    pub request_timeout: Duration,
+}
+
+impl<E: Endpoint> Middleware<E> for Envelope {
+    type Output = EnvelopeEndpoint<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        EnvelopeEndpoint {
+            inner: ep,
+            config: self.clone(),
+        }
+    }
+}
+
+/// See [`Envelope`].
+pub struct EnvelopeEndpoint<E> {
+    inner: E,
+    config: Envelope,
+}
+
+impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        let started = Instant::now();
+        let id = RequestId::from_headers(req.headers());
+        let client = self.config.trusted_proxies.client_ip(&req);
+        if let Some(ip) = client {
+            req.set_data(ClientIp(ip));
+        }
+        req.set_data(id.clone());
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let span = tracing::info_span!(
+            "request",
+            request_id = %id.as_str(),
+            method = %method,
+            path = %path,
+        );
+        let mut resp = async {
+            match tokio::time::timeout(self.config.request_timeout, self.inner.call(req)).await {
+                Ok(Ok(r)) => r.into_response(),
+                Ok(Err(e)) => problem::render(e, id.as_str()),
+                Err(_) => ApiError::unavailable("the request took too long; retry later")
+                    .into_response_with_id(id.as_str()),
+            }
+        }
+        .instrument(span.clone())
+        .await;
+
+        let elapsed = started.elapsed();
+        let status = resp.status();
+        let operation = resp.data::<OperationId>().map(|op| op.0);
+        let route = self.config.metrics.route_of(operation, &path);
+        span.in_scope(|| {
+            tracing::info!(
+                status = status.as_u16(),
+                route = %route,
+                client_ip = ?client,
+                latency_ms = elapsed.as_secs_f64() * 1000.0,
+                "request finished"
+            )
+        });
+        self.config
+            .metrics
+            .record(route, method.as_str(), status.as_u16(), elapsed);
+
+        let headers = resp.headers_mut();
+        headers.insert(
+            HeaderName::from_static(request_id::HEADER),
+            HeaderValue::from_str(id.as_str()).expect("request ids are header-safe"),
+        );
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        let docs = path == "/docs" || path.starts_with("/docs/");
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(if docs { CSP_DOCS } else { CSP_API }),
+        );
+        if self.config.hsts {
+            headers.insert(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static(HSTS),
+            );
+        }
+        if path.starts_with("/api/v1/") && !headers.contains_key(header::CACHE_CONTROL) {
+            // Tokens and account data must not be stored; tasks may be cached privately
+            // and revalidated with their ETag.
+            let policy = if path.starts_with("/api/v1/auth/") || path.starts_with("/api/v1/users") {
+                "no-store"
+            } else {
+                "private, no-cache"
+            };
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+        }
+        headers.remove(header::SERVER);
+        Ok(resp)
+    }
+}
