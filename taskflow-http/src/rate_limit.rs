@@ -216,7 +216,9 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
         req.set_data(self.limits.clone());
         let ip = req.data::<ClientIp>().map(|c| c.0);
         let passed = match ip {
-            Some(ip) => self.limits.check_ip(ip, is_auth_route(req.uri().path()))?,
+            Some(ip) => self
+                .limits
+                .check_ip(ip, is_auth_route(req.original_uri().path()))?,
             None => None,
         };
         let request_id = req.data::<RequestId>().cloned();
