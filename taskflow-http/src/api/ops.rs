@@ -10,6 +10,7 @@ use taskflow_core::TaskFlow;
 
 use super::ApiTags;
 use crate::dto::{HealthOut, ReadinessOut};
+use crate::problem::ApiResult;
 
 /// Probes.
 pub struct OpsApi {
@@ -36,15 +37,15 @@ enum Readiness {
 impl OpsApi {
     /// `200` while the process runs.
     #[oai(path = "/", method = "get", operation_id = "health")]
-    async fn health(&self) -> Json<HealthOut> {
-        Json(HealthOut {
+    async fn health(&self) -> ApiResult<Json<HealthOut>> {
+        Ok(Json(HealthOut {
             status: "ok".to_owned(),
-        })
+        }))
     }
 
     /// `200` when the store answers a ping within the bound, `503` otherwise.
     #[oai(path = "/ready", method = "get", operation_id = "ready")]
-    async fn ready(&self, tf: Data<&TaskFlow>) -> Readiness {
+    async fn ready(&self, tf: Data<&TaskFlow>) -> ApiResult<Readiness> {
         let up = match tokio::time::timeout(self.ready_timeout, tf.ping()).await {
             Ok(Ok(())) => true,
             Ok(Err(e)) => {
@@ -60,7 +61,7 @@ impl OpsApi {
             "store".to_owned(),
             if up { "up" } else { "down" }.to_owned(),
         )]);
-        if up {
+        Ok(if up {
             Readiness::Ready(Json(ReadinessOut {
                 status: "ready".to_owned(),
                 checks,
@@ -73,6 +74,6 @@ impl OpsApi {
                 }),
                 5,
             )
-        }
+        })
     }
 }

@@ -100,7 +100,7 @@ struct ServeArgs {
     /// Comma list of proxies (IPs or CIDR networks) whose X-Forwarded-For is trusted.
     #[arg(long, env = "TASKFLOW_TRUSTED_PROXIES", value_delimiter = ',')]
     trusted_proxies: Vec<String>,
-    /// Comma list of origins allowed by CORS (e.g. https://app.example.com).
+    /// Comma list of origins allowed by CORS (e.g. `https://app.example.com`).
     #[arg(long, env = "TASKFLOW_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
     /// Send Strict-Transport-Security (when clients reach the server over TLS).

@@ -1,0 +1,316 @@
+//! The `taskflow` binary: the embedded default with a generated 0600 secret, refusing
+//! short or exposed secrets, `create-admin` reading the password from stdin, `migrate`,
+//! `openapi`, and graceful shutdown on SIGTERM with requests in flight.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_taskflow");
+
+fn taskflow(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .env_remove("TASKFLOW_JWT_SECRET")
+        .env_remove("TASKFLOW_JWT_SECRET_FILE")
+        .env_remove("TASKFLOW_DATABASE_URL")
+        .env_remove("TASKFLOW_BIND")
+        .env("RUST_LOG", "info");
+    cmd
+}
+
+/// A running `taskflow serve`, killed on drop.
+struct Serve {
+    child: Child,
+    origin: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `taskflow serve` on a free port and waits for its "listening" line.
+fn serve(dir: &Path, extra: &[&str]) -> Serve {
+    let mut child = taskflow(dir)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(extra)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn taskflow");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let origin = loop {
+        let line = lines
+            .next()
+            .expect("taskflow exited before listening")
+            .unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            let url = rest.split_whitespace().next().unwrap();
+            assert!(line.contains("/docs"), "prints where Swagger UI is: {line}");
+            break url.to_owned();
+        }
+    };
+    // Keep draining logs so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Serve { child, origin }
+}
+
+fn terminate(s: &mut Serve) -> std::process::ExitStatus {
+    let pid = s.child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = s.child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_sqlite_server_with_generated_secret_and_graceful_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = serve(dir.path(), &["--auth-rate-limit-per-ip", "0"]);
+    let secret = dir.path().join("taskflow.db.jwt-secret");
+    let meta = std::fs::metadata(&secret).expect("secret file beside the database");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
+    assert!(meta.len() >= 32);
+    assert!(dir.path().join("taskflow.db").exists());
+
+    let http = client();
+    let r = http
+        .post(format!("{}/api/v1/auth/register", s.origin))
+        .json(&json!({"email": "ann@example.com", "password": "long enough pw", "name": "Ann"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let login = || {
+        http.post(format!("{}/api/v1/auth/login", s.origin))
+            .json(&json!({"email": "ann@example.com", "password": "long enough pw"}))
+            .send()
+    };
+    let pair: Value = login().await.unwrap().json().await.unwrap();
+    let token = pair["access_token"].as_str().unwrap().to_owned();
+
+    // Logins in flight (argon2, the slowest route) finish after SIGTERM.
+    let in_flight: Vec<_> = (0..4).map(|_| tokio::spawn(login())).collect();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let status = terminate(&mut s);
+    assert!(status.success(), "exit status {status:?}");
+    for r in in_flight {
+        assert_eq!(r.await.unwrap().unwrap().status(), 200);
+    }
+
+    // Restarted, the server reuses the secret: earlier tokens stay valid.
+    let s = serve(dir.path(), &[]);
+    let me = http
+        .get(format!("{}/api/v1/auth/me", s.origin))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+}
+
+#[test]
+fn refuses_short_or_exposed_secrets_and_missing_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = taskflow(dir.path())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("TASKFLOW_JWT_SECRET", "too short")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shorter than 32 bytes"));
+
+    let file = dir.path().join("secret");
+    std::fs::write(&file, "a secret that is long enough, really long").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = taskflow(dir.path())
+            .args(["serve", "--bind", "127.0.0.1:0", "--jwt-secret-file"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 600"));
+    }
+
+    let out = taskflow(dir.path())
+        .args(["migrate", "--database-url", "postgres://127.0.0.1:1/none"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "an unreachable database fails");
+    let out = taskflow(dir.path())
+        .args(["serve", "--database-url", "mysql://localhost/x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
+}
+
+#[test]
+fn server_databases_need_an_explicit_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = taskflow(dir.path())
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--database-url",
+            "postgres://u:pw@127.0.0.1:1/db",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("JWT secret is required") || stderr.contains("cannot"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("pw@"),
+        "passwords never reach the logs: {stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_admin_reads_the_password_from_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = taskflow(dir.path())
+        .args([
+            "create-admin",
+            "--email",
+            "Root@Example.com",
+            "--name",
+            "Root",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"an admin password\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("root@example.com"));
+
+    let out = taskflow(dir.path())
+        .args(["create-admin", "--email", "other@example.com"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "no password on stdin is an error");
+
+    let s = serve(dir.path(), &[]);
+    let http = client();
+    let pair: Value = http
+        .post(format!("{}/api/v1/auth/login", s.origin))
+        .json(&json!({"email": "root@example.com", "password": "an admin password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pair["user"]["role"], "admin");
+    let users = http
+        .get(format!("{}/api/v1/users", s.origin))
+        .bearer_auth(pair["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(users.status(), 200);
+}
+
+#[test]
+fn migrate_and_openapi() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = taskflow(dir.path())
+        .args(["migrate", "--database-url", "sqlite://data.db"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("data.db").exists());
+
+    let out = taskflow(dir.path()).arg("openapi").output().unwrap();
+    assert!(out.status.success());
+    let spec: Value = serde_json::from_slice(&out.stdout).expect("the document is JSON");
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.0"));
+    let paths = spec["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/auth/register", &["post"][..]),
+        ("/auth/login", &["post"]),
+        ("/auth/refresh", &["post"]),
+        ("/auth/logout", &["post"]),
+        ("/auth/logout-all", &["post"]),
+        ("/auth/me", &["get", "patch"]),
+        ("/auth/password", &["post"]),
+        ("/tasks", &["get", "post"]),
+        ("/tasks/{id}", &["get", "patch", "delete"]),
+        ("/tasks/bulk-status", &["post"]),
+        ("/tasks/stats", &["get"]),
+        ("/users", &["get"]),
+        ("/users/{id}", &["get", "patch"]),
+        ("/health", &["get"]),
+        ("/health/ready", &["get"]),
+    ] {
+        for m in methods {
+            let op = &paths[path][*m];
+            assert!(op.is_object(), "{m} {path} documented");
+            let responses = op["responses"].as_object().unwrap();
+            assert!(
+                responses.keys().any(|k| k.starts_with('2')),
+                "{m} {path}: success documented"
+            );
+            if path != "/health" && path != "/health/ready" {
+                for code in ["400", "401", "404", "422", "429", "500", "503"] {
+                    assert!(
+                        responses.contains_key(code),
+                        "{m} {path}: {code} documented"
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(spec["servers"][0]["url"], "/api/v1");
+    assert_eq!(
+        spec["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+}
