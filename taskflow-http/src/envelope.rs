@@ -28,6 +28,20 @@ const CSP_DOCS: &str = "default-src 'none'; script-src 'unsafe-inline'; style-sr
      img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 const HSTS: &str = "max-age=31536000; includeSubDomains";
 
+/// Marks the answer `CatchPanic` gives for a panicking handler, so the envelope can turn it
+/// into a problem document with the request id (and log it).
+#[derive(Debug, Clone, Copy)]
+pub struct Panicked;
+
+/// The `CatchPanic` handler: a bare `500` marked [`Panicked`].
+pub fn panic_response(_: Box<dyn std::any::Any + Send>) -> Response {
+    let mut resp = Response::builder()
+        .status(poem::http::StatusCode::INTERNAL_SERVER_ERROR)
+        .finish();
+    resp.set_data(Panicked);
+    resp
+}
+
 /// Settings of the envelope.
 #[derive(Clone)]
 pub struct Envelope {
@@ -87,6 +101,12 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
         }
         .instrument(span.clone())
         .await;
+        if resp.data::<Panicked>().is_some() {
+            resp = span.in_scope(|| {
+                ApiError::internal(Some("a request handler panicked".into()))
+                    .into_response_with_id(id.as_str())
+            });
+        }
 
         let elapsed = started.elapsed();
         let status = resp.status();
@@ -142,5 +162,51 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
         }
         headers.remove(header::SERVER);
         Ok(resp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem::middleware::CatchPanic;
+    use poem::test::TestClient;
+    use poem::{EndpointExt, Route, handler};
+    use taskflow_core::{MemoryStore, TaskFlow};
+
+    use super::*;
+
+    #[handler]
+    fn boom() -> &'static str {
+        panic!("secret detail that must not leak")
+    }
+
+    /// A panicking handler is a `500` problem with the request id and no detail.
+    #[tokio::test]
+    async fn panics_become_internal_problems() {
+        let tf = TaskFlow::builder()
+            .store(MemoryStore::new())
+            .jwt_secret([7u8; 32])
+            .build()
+            .unwrap();
+        let app = Route::new()
+            .at("/boom", boom)
+            .with(CatchPanic::new().with_handler(panic_response))
+            .with(Envelope {
+                trusted_proxies: TrustedProxies::default(),
+                hsts: false,
+                metrics: Arc::new(Metrics::new(tf, "{}", None)),
+                request_timeout: Duration::from_secs(5),
+            });
+        let resp = TestClient::new(app)
+            .get("/boom")
+            .header("x-request-id", "r-1")
+            .send()
+            .await;
+        resp.assert_status(poem::http::StatusCode::INTERNAL_SERVER_ERROR);
+        resp.assert_header("content-type", crate::PROBLEM_JSON);
+        let body = resp.0.into_body().into_string().await.unwrap();
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["code"], "internal");
+        assert_eq!(body["request_id"], "r-1");
+        assert!(!body.to_string().contains("secret detail"));
     }
 }

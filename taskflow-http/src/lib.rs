@@ -53,7 +53,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use poem::http::Method;
-use poem::middleware::Cors;
+use poem::middleware::{CatchPanic, Cors};
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Response, Route};
 use poem_openapi::OpenApiService;
 use taskflow_core::TaskFlow;
@@ -202,6 +202,7 @@ pub fn app(
             }),
         )
         .data(tf);
+    let routes = routes.with(CatchPanic::new().with_handler(envelope::panic_response));
     let routes = if config.cors_origins.is_empty() {
         routes.boxed()
     } else {

@@ -1,0 +1,2 @@
+-- GET with the bearer token of the seeded user (TOKEN in the environment).
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")

@@ -1,0 +1,5 @@
+-- POST /api/v1/tasks with a small task, as the seeded user.
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"title": "load test task", "priority": "high", "tags": ["bench"]}'
