@@ -116,7 +116,7 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
             tracing::info!(
                 status = status.as_u16(),
                 route = %route,
-                client_ip = ?client,
+                client_ip = %client.map(|ip| ip.to_string()).unwrap_or_default(),
                 latency_ms = elapsed.as_secs_f64() * 1000.0,
                 "request finished"
             )
