@@ -1,5 +1,32 @@
-//! TaskFlow's Python bindings (pyo3 + maturin), importable as `taskflow`.
+//! Python bindings of TaskFlow: the private native module `taskflow._taskflow`, wrapped by
+//! the `taskflow` package in `python/taskflow/`. Contract: `PYTHON.md`.
 //!
-//! Not implemented yet: this crate is a workspace member so the layout is fixed from the
-//! start; the bindings arrive with their own issue. The contract they will follow is
-//! `PYTHON.md`.
+//! The crate translates only: arguments become core inputs, core results become Python
+//! objects, core errors become the exceptions of [`errors`]. Every blocking call goes
+//! through [`runtime::block_on`], which releases the GIL.
+
+mod args;
+pub mod errors;
+mod flow;
+pub mod runtime;
+mod types;
+
+use pyo3::prelude::*;
+
+/// The native module.
+#[pymodule]
+fn _taskflow(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    runtime::install();
+    errors::register(m)?;
+    m.add_class::<flow::SyncTaskFlow>()?;
+    m.add_class::<flow::AsyncTaskFlow>()?;
+    m.add_class::<types::User>()?;
+    m.add_class::<types::TokenPair>()?;
+    m.add_class::<types::Principal>()?;
+    m.add_class::<types::Task>()?;
+    m.add_class::<types::TaskPage>()?;
+    m.add_class::<types::UserPage>()?;
+    m.add_class::<types::TaskStats>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
