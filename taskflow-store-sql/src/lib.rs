@@ -36,6 +36,8 @@
 //!   [`SqlOptions::acquire_timeout`].
 
 mod error;
+#[cfg(feature = "sqlite")]
+mod group_commit;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod query;

@@ -136,6 +136,7 @@ fn search_text(task: &Task) -> String {
 
 /// A TaskFlow store on a SQLite database file (or in memory).
 pub struct SqliteStore {
+    inserts: crate::group_commit::GroupCommit,
     writer: SqlitePool,
     reader: SqlitePool,
     reads: ReadRouter<Sqlite>,
@@ -172,6 +173,7 @@ impl SqliteStore {
                 .await
                 .map_err(db)?;
             return Ok(Self {
+                inserts: Default::default(),
                 writer: pool.clone(),
                 reader: pool,
                 reads: ReadRouter::new(None, options.replica_lag),
@@ -180,14 +182,17 @@ impl SqliteStore {
         let file = base
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal);
+        // A local SQLite connection cannot drop under us: no ping before each acquire.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(options.acquire_timeout)
             .connect_with(file.clone())
             .await
             .map_err(db)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
+            .test_before_acquire(false)
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(file.read_only(true));
         let replica = match &options.replica_url {
@@ -205,6 +210,7 @@ impl SqliteStore {
             None => None,
         };
         Ok(Self {
+            inserts: Default::default(),
             writer,
             reader,
             reads: ReadRouter::new(replica, options.replica_lag),
@@ -536,8 +542,11 @@ impl SqliteStore {
 #[async_trait]
 impl TaskStore for SqliteStore {
     async fn insert_task(&self, task: &Task) -> Result<()> {
-        // One code path binds task columns for inserts: the batch one.
-        self.insert_tasks(std::slice::from_ref(task)).await
+        // Concurrent creates share a transaction (group commit); one code path binds task
+        // columns for inserts: the batch one.
+        self.inserts
+            .insert(task, |batch| async move { self.insert_tasks(&batch).await })
+            .await
     }
 
     async fn insert_tasks(&self, tasks: &[Task]) -> Result<()> {

@@ -52,7 +52,22 @@ pub(crate) struct AccessClaims {
     pub aud: String,
 }
 
+/// What `authenticate` needs from a verified token, kept so a token seen before is not
+/// verified again (HMAC and JSON decoding are most of a cached `authenticate`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct VerifiedToken {
+    pub sub: UserId,
+    pub sid: SessionId,
+    pub exp: i64,
+}
+
+/// Tokens whose signature and claims were verified, keyed by the exact token text, so a
+/// hit proves the same bytes were verified before. Bounded: when full it is emptied (the
+/// tokens of active clients come back within one request each).
+const VERIFIED_CAPACITY: usize = 16_384;
+
 pub(crate) struct TokenSigner {
+    verified: dashmap::DashMap<Box<str>, VerifiedToken>,
     encoding: EncodingKey,
     decoding: DecodingKey,
     header: Header,
@@ -88,6 +103,7 @@ impl TokenSigner {
         validation.validate_nbf = false;
         validation.leeway = 0;
         Ok(Self {
+            verified: dashmap::DashMap::new(),
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             header,
@@ -133,5 +149,30 @@ impl TokenSigner {
             return Err(Error::Unauthenticated("access token expired"));
         }
         Ok(data.claims)
+    }
+
+    /// [`verify`](Self::verify), remembering the result: a token verified before is only
+    /// checked for expiry. Expiry is always checked against `now`.
+    pub(crate) fn verify_cached(&self, token: &str, now: DateTime<Utc>) -> Result<VerifiedToken> {
+        // Copied out so the shard's read guard is gone before any write to the map.
+        let cached = self.verified.get(token).map(|entry| *entry);
+        if let Some(hit) = cached {
+            if hit.exp <= now.timestamp() {
+                self.verified.remove(token);
+                return Err(Error::Unauthenticated("access token expired"));
+            }
+            return Ok(hit);
+        }
+        let claims = self.verify(token, now)?;
+        let verified = VerifiedToken {
+            sub: claims.sub,
+            sid: claims.sid,
+            exp: claims.exp,
+        };
+        if self.verified.len() >= VERIFIED_CAPACITY {
+            self.verified.clear();
+        }
+        self.verified.insert(token.into(), verified);
+        Ok(verified)
     }
 }

@@ -185,7 +185,7 @@ impl TaskFlow {
     /// expires, its session is revoked (logout, logout-all, password change, reuse
     /// detection) or its user is disabled or deleted. The role is the user's current one.
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal> {
-        let claims = self.inner.signer.verify(access_token, self.now())?;
+        let claims = self.inner.signer.verify_cached(access_token, self.now())?;
         let store = &self.inner.store;
         let user = store
             .get_user(claims.sub)
