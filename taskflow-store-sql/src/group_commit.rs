@@ -176,7 +176,10 @@ mod tests {
         let expected: Vec<String> = (0..50).map(|i| format!("t{i:02}")).collect();
         assert_eq!(table.titles(), expected, "every task written exactly once");
         let batches = table.0.lock().unwrap().len();
-        assert!(batches < 25, "{batches} transactions for 50 concurrent inserts");
+        assert!(
+            batches < 25,
+            "{batches} transactions for 50 concurrent inserts"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,6 +241,12 @@ mod tests {
         for t in ["first", "x", "y", "z"] {
             assert!(titles.contains(&t.to_owned()), "{t} in {titles:?}");
         }
-        assert_eq!(titles.len(), titles.iter().collect::<std::collections::HashSet<_>>().len());
+        assert_eq!(
+            titles.len(),
+            titles
+                .iter()
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::{OnceCell, Semaphore};
 
@@ -120,8 +120,7 @@ impl Passwords {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|e| Error::internal(e.to_string()))?;
         let salt = SaltString::encode_b64(&salt).map_err(|e| Error::internal(e.to_string()))?;
-        self.argon
-            .hash_password(password.as_bytes(), &salt)
+        argon2_phc(&self.argon, password.as_bytes(), salt.as_salt())
             .map(|h| h.to_string())
             .map_err(|e| Error::internal(e.to_string()))
     }
@@ -137,10 +136,7 @@ impl Passwords {
             return Verified::No;
         };
         // Verify with the parameters recorded in the hash, whatever the current defaults.
-        if Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_err()
-        {
+        if !argon2_matches(password.as_bytes(), &parsed) {
             return Verified::No;
         }
         Verified::Yes {
@@ -159,6 +155,126 @@ impl Passwords {
     }
 }
 
+/// glibc serves an allocation below its mmap threshold from an arena that keeps the memory
+/// after it is freed, and the threshold rises to the largest block freed so far (up to
+/// 32 MiB). Each argon2id hash allocates its whole working set (19 MiB by default), so
+/// hashes ended up retained and fragmented in arenas: a server grew by about 10 MiB per
+/// password hashed. Reserving more than 32 MiB makes the buffer a mapping of its own,
+/// returned to the OS when freed; only the pages argon2 writes count towards RSS.
+const ALWAYS_MAPPED_BYTES: usize = 33 << 20;
+
+/// The working memory of one hash.
+fn argon2_memory(blocks: usize) -> Vec<argon2::Block> {
+    let reserve = blocks.max(ALWAYS_MAPPED_BYTES / std::mem::size_of::<argon2::Block>());
+    let mut memory = Vec::with_capacity(reserve);
+    memory.resize(blocks, argon2::Block::default());
+    memory
+}
+
+/// `argon.hash_password(...)`, with the working memory from [`argon2_memory`].
+fn argon2_phc<'a>(
+    argon: &Argon2<'_>,
+    password: &[u8],
+    salt: argon2::password_hash::Salt<'a>,
+) -> argon2::password_hash::Result<PasswordHash<'a>> {
+    let params = argon.params();
+    let mut salt_bytes = [0u8; 64];
+    let salt_raw = salt.decode_b64(&mut salt_bytes)?;
+    let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let output = argon2::password_hash::Output::init_with(output_len, |out| {
+        argon.hash_password_into_with_memory(
+            password,
+            salt_raw,
+            out,
+            argon2_memory(params.block_count()),
+        )?;
+        Ok(())
+    })?;
+    Ok(PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: argon2::password_hash::ParamsString::try_from(params)?,
+        salt: Some(salt),
+        hash: Some(output),
+    })
+}
+
+/// Does `password` match the argon2 PHC `hash`, computed with the algorithm, version and
+/// parameters recorded in it? The comparison of outputs is constant-time (`Output`'s `Eq`).
+fn argon2_matches(password: &[u8], hash: &PasswordHash<'_>) -> bool {
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(hash.algorithm), Params::try_from(hash))
+    else {
+        return false;
+    };
+    let version = match hash.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let argon = Argon2::new(algorithm, version, params);
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt_raw) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let computed = argon2::password_hash::Output::init_with(expected.len(), |out| {
+        argon.hash_password_into_with_memory(
+            password,
+            salt_raw,
+            out,
+            argon2_memory(argon.params().block_count()),
+        )?;
+        Ok(())
+    });
+    matches!(computed, Ok(c) if c == expected)
+}
+
 fn is_bcrypt(hash: &str) -> bool {
     ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
+    use super::*;
+
+    fn fast() -> Argon2<'static> {
+        Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(64, 1, 1, None).unwrap(),
+        )
+    }
+
+    /// Our hashing with explicit working memory writes the same PHC strings the argon2
+    /// crate writes and reads, in both directions.
+    #[test]
+    fn phc_strings_match_the_argon2_crate() {
+        let argon = fast();
+        let salt = SaltString::encode_b64(b"sixteen byte slt").unwrap();
+        let ours = argon2_phc(&argon, b"hunter42", salt.as_salt()).unwrap();
+        let theirs = argon.hash_password(b"hunter42", &salt).unwrap();
+        assert_eq!(ours.to_string(), theirs.to_string());
+        assert!(argon.verify_password(b"hunter42", &ours).is_ok());
+        assert!(argon2_matches(b"hunter42", &theirs));
+        assert!(!argon2_matches(b"hunter43", &theirs));
+        // Parameters come from the hash, not from the defaults.
+        let other = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x10,
+            Params::new(128, 2, 1, Some(16)).unwrap(),
+        );
+        let old = other.hash_password(b"legacy", &salt).unwrap();
+        assert!(argon2_matches(b"legacy", &old));
+        assert!(!argon2_matches(b"legacy!", &old));
+    }
+
+    #[test]
+    fn working_memory_is_reserved_above_the_mmap_threshold() {
+        let memory = argon2_memory(19 * 1024);
+        assert_eq!(memory.len(), 19 * 1024);
+        assert!(memory.capacity() * std::mem::size_of::<argon2::Block>() > 32 << 20);
+    }
 }
