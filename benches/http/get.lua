@@ -1,2 +1,3 @@
--- GET with the bearer token of the seeded user (TOKEN in the environment).
+-- GET the URL wrk was given, as the seeded user (TOKEN).
+dofile(os.getenv("HERE") .. "/report.lua")
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")

@@ -1,4 +1,5 @@
 -- POST /api/v1/tasks with a small task, as the seeded user.
+dofile(os.getenv("HERE") .. "/report.lua")
 wrk.method = "POST"
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
 wrk.headers["Content-Type"] = "application/json"

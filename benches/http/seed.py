@@ -4,8 +4,8 @@
 usage: seed.py BASE_URL USERS TASKS_PER_USER
 
 Registers USERS users (load0@example.com, ...), gives each TASKS_PER_USER tasks (spread
-over statuses, priorities and tags), and prints the access token of load0. Standard
-library only; 8 threads.
+over statuses, priorities and tags), and prints the access token of load0 and the id of
+one of its tasks. Standard library only; 8 threads.
 """
 import json
 import sys
@@ -32,21 +32,24 @@ def seed_user(base, i, tasks):
     email = f"load{i}@example.com"
     call(base, "POST", "/auth/register", {"email": email, "password": PASSWORD, "name": f"Load {i}"})
     token = call(base, "POST", "/auth/login", {"email": email, "password": PASSWORD})["access_token"]
+    first = None
     for j in range(tasks):
-        call(base, "POST", "/tasks", {
+        task = call(base, "POST", "/tasks", {
             "title": f"seeded task {j} of user {i}",
             "status": STATUSES[j % 4],
             "priority": PRIORITIES[(j // 4) % 4],
             "tags": [f"t{j % 10}"],
         }, token)
-    return token
+        first = first or task["id"]
+    return token, first
 
 
 def main():
     base, users, tasks = sys.argv[1].rstrip("/"), int(sys.argv[2]), int(sys.argv[3])
     with ThreadPoolExecutor(8) as pool:
-        tokens = list(pool.map(lambda i: seed_user(base, i, tasks), range(users)))
-    print(tokens[0])
+        seeded = list(pool.map(lambda i: seed_user(base, i, tasks), range(users)))
+    token, task_id = seeded[0]
+    print(token, task_id)
 
 
 if __name__ == "__main__":

@@ -271,6 +271,12 @@ impl SqliteStore {
             replica.close().await;
         }
         self.reader.close().await;
+        // SQLite checkpoints when the last connection closes, but skips it if anything
+        // else still has the file open at that instant; checkpoint explicitly, so after
+        // close() the database file alone holds every committed write.
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.writer)
+            .await;
         self.writer.close().await;
     }
 

@@ -1,0 +1,2 @@
+-- GET without credentials (the poem ceiling).
+dofile(os.getenv("HERE") .. "/report.lua")
