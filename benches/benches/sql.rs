@@ -41,8 +41,8 @@ use criterion::{BenchmarkGroup, Criterion};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use taskflow_core::{
-    NewTask, PasswordParams, Principal, Priority, Registration, Status, Store, Task, TaskFlow,
-    TaskId, TaskQuery, UserId, to_millis,
+    MokaCache, NewTask, PasswordParams, Principal, Priority, Registration, Status, Store, Task,
+    TaskFlow, TaskId, TaskQuery, UserId, to_millis,
 };
 use taskflow_store_sql::{PostgresStore, SqlOptions, SqlStore};
 use tokio::runtime::Runtime;
@@ -535,6 +535,44 @@ fn bench_backend(c: &mut Criterion, rt: &Runtime, b: &Backend) {
         bench
             .to_async(rt)
             .iter(|| async move { black_box(tf.get_task(user, id).await.unwrap()) });
+    });
+
+    // The same store behind the moka cache, for the cache-hit and authenticate figures.
+    let cached = &TaskFlow::builder()
+        .shared_store(Arc::clone(&b.store) as Arc<dyn Store>)
+        .cache(MokaCache::default())
+        .jwt_secret(*b"taskflow-benchmarks-not-a-secret")
+        .password_params(PasswordParams::insecure_fast_for_tests())
+        .build()
+        .expect("valid configuration");
+    group.bench_function("get_task_cache_hit", |bench| {
+        bench
+            .to_async(rt)
+            .iter(|| async move { black_box(cached.get_task(user, id).await.unwrap()) });
+    });
+    let tokens = rt
+        .block_on(tf.login(&owner_email(0), PASSWORD))
+        .expect("login");
+    let access = tokens.access_token.as_str();
+    group.bench_function("authenticate_uncached", |bench| {
+        bench
+            .to_async(rt)
+            .iter(|| async move { black_box(tf.authenticate(access).await.unwrap()) });
+    });
+    group.bench_function("authenticate_cached", |bench| {
+        bench
+            .to_async(rt)
+            .iter(|| async move { black_box(cached.authenticate(access).await.unwrap()) });
+    });
+    // A chain of rotations: each iteration spends the token the previous one returned.
+    let refresh = &std::sync::Mutex::new(tokens.refresh_token.clone());
+    group.bench_function("refresh_rotation", |bench| {
+        bench.to_async(rt).iter(|| async move {
+            let token = refresh.lock().unwrap().clone();
+            let pair = tf.refresh(&token).await.unwrap();
+            refresh.lock().unwrap().clone_from(&pair.refresh_token);
+            black_box(pair)
+        });
     });
 
     // Last, because it grows the store (by a few thousand tasks: a few per cent).
