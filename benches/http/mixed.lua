@@ -1,7 +1,7 @@
 -- 80 % GET /api/v1/tasks, 20 % POST /api/v1/tasks, as the seeded user.
 dofile(os.getenv("HERE") .. "/report.lua")
 local n = 0
-local auth = "Bearer " .. os.getenv("TOKEN")
+local auth = "Bearer " .. os.getenv("TOKEN_MIXED")
 local get_headers = { ["Authorization"] = auth }
 local post_headers = { ["Authorization"] = auth, ["Content-Type"] = "application/json" }
 local body = '{"title": "mixed load task", "tags": ["bench"]}'

@@ -1,13 +1,18 @@
--- PATCH one task of the seeded user (its id in TASK_ID), alternating the priority.
+-- PATCH the tasks of the PATCH user (TASK_IDS, comma separated) round robin, alternating
+-- the priority: concurrent updates of different tasks, as real clients make them.
 dofile(os.getenv("HERE") .. "/report.lua")
-local n = 0
+local ids = {}
+for id in string.gmatch(os.getenv("TASK_IDS"), "[^,]+") do
+  ids[#ids + 1] = id
+end
+local n = math.random(#ids)
 local headers = {
-  ["Authorization"] = "Bearer " .. os.getenv("TOKEN"),
+  ["Authorization"] = "Bearer " .. os.getenv("TOKEN_PATCH"),
   ["Content-Type"] = "application/json",
 }
 local priorities = { "low", "medium", "high", "urgent" }
 request = function()
   n = n + 1
   local body = '{"priority": "' .. priorities[n % 4 + 1] .. '"}'
-  return wrk.format("PATCH", "/api/v1/tasks/" .. os.getenv("TASK_ID"), headers, body)
+  return wrk.format("PATCH", "/api/v1/tasks/" .. ids[n % #ids + 1], headers, body)
 end

@@ -4,8 +4,9 @@
 usage: seed.py BASE_URL USERS TASKS_PER_USER
 
 Registers USERS users (load0@example.com, ...), gives each TASKS_PER_USER tasks (spread
-over statuses, priorities and tags), and prints the access token of load0 and the id of
-one of its tasks. Standard library only; 8 threads.
+over statuses, priorities and tags), and prints shell assignments for the load scripts:
+one user per scenario, so writes in one scenario do not change the data another reads.
+Standard library only; 8 threads.
 """
 import json
 import sys
@@ -32,7 +33,7 @@ def seed_user(base, i, tasks):
     email = f"load{i}@example.com"
     call(base, "POST", "/auth/register", {"email": email, "password": PASSWORD, "name": f"Load {i}"})
     token = call(base, "POST", "/auth/login", {"email": email, "password": PASSWORD})["access_token"]
-    first = None
+    ids = []
     for j in range(tasks):
         task = call(base, "POST", "/tasks", {
             "title": f"seeded task {j} of user {i}",
@@ -40,16 +41,22 @@ def seed_user(base, i, tasks):
             "priority": PRIORITIES[(j // 4) % 4],
             "tags": [f"t{j % 10}"],
         }, token)
-        first = first or task["id"]
-    return token, first
+        ids.append(task["id"])
+    return token, ids
 
 
 def main():
     base, users, tasks = sys.argv[1].rstrip("/"), int(sys.argv[2]), int(sys.argv[3])
+    if users < 4 or tasks < 1:
+        sys.exit("need at least 4 users and 1 task each")
     with ThreadPoolExecutor(8) as pool:
         seeded = list(pool.map(lambda i: seed_user(base, i, tasks), range(users)))
-    token, task_id = seeded[0]
-    print(token, task_id)
+    print(f"TOKEN={seeded[0][0]}")          # lists and gets (its data never changes)
+    print(f"TASK_ID={seeded[0][1][0]}")
+    print(f"TOKEN_POST={seeded[1][0]}")     # creates
+    print(f"TOKEN_PATCH={seeded[2][0]}")    # updates its own tasks, round robin
+    print(f"TASK_IDS={','.join(seeded[2][1])}")
+    print(f"TOKEN_MIXED={seeded[3][0]}")    # lists and creates
 
 
 if __name__ == "__main__":

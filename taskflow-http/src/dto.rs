@@ -10,6 +10,7 @@ use poem_openapi::types::{
     MaybeUndefined, ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type,
 };
 use poem_openapi::{Enum, Object};
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 use taskflow_core as core;
 
@@ -65,6 +66,12 @@ impl ParseFromParameter for Timestamp {
         DateTime::parse_from_rfc3339(value)
             .map(|t| Timestamp(t.with_timezone(&Utc)))
             .map_err(|_| ParseError::custom("must be an RFC 3339 date-time"))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
     }
 }
 
@@ -130,6 +137,12 @@ impl<T: ParseFromJSON> ParseFromJSON for Nullable<T> {
     }
 }
 
+impl<T: Serialize> Serialize for Nullable<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
 impl<T: ToJSON> ToJSON for Nullable<T> {
     fn to_json(&self) -> Option<Value> {
         Some(
@@ -153,7 +166,7 @@ fn nullable_ts(t: Option<DateTime<Utc>>) -> Nullable<Timestamp> {
 // Responses
 
 /// An account as clients see it (never a password hash).
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename = "User")]
 pub struct UserOut {
     /// UUIDv7.
@@ -187,7 +200,7 @@ impl From<core::User> for UserOut {
 }
 
 /// Tokens issued by login and refresh.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename = "TokenPair")]
 pub struct TokenPairOut {
     /// JWT to send as `Authorization: Bearer …`.
@@ -215,8 +228,9 @@ impl From<core::TokenPair> for TokenPairOut {
 }
 
 /// Task status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
 #[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum StatusOut {
     /// Not started (default).
     Todo,
@@ -240,8 +254,9 @@ impl From<core::Status> for StatusOut {
 }
 
 /// Task priority.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
 #[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum PriorityOut {
     /// Low.
     Low,
@@ -265,7 +280,7 @@ impl From<core::Priority> for PriorityOut {
 }
 
 /// A task.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename = "Task")]
 pub struct TaskOut {
     /// UUIDv7.
@@ -314,7 +329,7 @@ impl From<core::Task> for TaskOut {
 }
 
 /// Position of a page in a listing.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename = "PageInfo")]
 pub struct PageInfo {
     /// Page size used.
@@ -337,7 +352,7 @@ fn page_info<T>(p: &core::Page<T>) -> PageInfo {
 }
 
 /// A page of tasks.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename = "TaskPage")]
 pub struct TaskPage {
     /// The tasks of this page.
@@ -357,7 +372,7 @@ impl From<core::Page<core::Task>> for TaskPage {
 }
 
 /// A page of users.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename = "UserPage")]
 pub struct UserPage {
     /// The users of this page.
@@ -377,7 +392,7 @@ impl From<core::Page<core::User>> for UserPage {
 }
 
 /// Task counts by status.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename = "StatusCounts")]
 pub struct StatusCountsOut {
     /// `todo`.
@@ -391,7 +406,7 @@ pub struct StatusCountsOut {
 }
 
 /// Task counts by priority.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename = "PriorityCounts")]
 pub struct PriorityCountsOut {
     /// `low`.
@@ -405,7 +420,7 @@ pub struct PriorityCountsOut {
 }
 
 /// Counts over a set of tasks.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename = "Stats")]
 pub struct StatsOut {
     /// Tasks counted.
@@ -443,7 +458,7 @@ impl From<core::TaskStats> for StatsOut {
 }
 
 /// Result of a bulk status change.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename = "BulkStatusResult")]
 pub struct BulkStatusOut {
     /// Tasks whose status changed (tasks already in that status are not counted).
@@ -451,7 +466,7 @@ pub struct BulkStatusOut {
 }
 
 /// Liveness answer.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename = "Health")]
 pub struct HealthOut {
     /// Always `ok`.
@@ -459,7 +474,7 @@ pub struct HealthOut {
 }
 
 /// Readiness answer.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename = "Readiness")]
 pub struct ReadinessOut {
     /// `ready` or `unavailable`.

@@ -47,6 +47,7 @@ mod problem;
 mod query_errors;
 mod rate_limit;
 mod request_id;
+mod response;
 mod server;
 
 use std::sync::Arc;

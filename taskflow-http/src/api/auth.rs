@@ -1,7 +1,7 @@
 //! `/auth/*`: registration, login, token rotation, sessions, profile, password.
 
+use crate::response::JsonOut;
 use poem::web::Data;
-use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 use taskflow_core::{ProfileUpdate, Registration, TaskFlow};
 
@@ -18,7 +18,7 @@ pub struct AuthApi;
 enum Registered {
     /// The account was created with role `user`.
     #[oai(status = 201)]
-    Created(Json<UserOut>),
+    Created(JsonOut<UserOut>),
 }
 
 #[derive(ApiResponse)]
@@ -49,7 +49,7 @@ impl AuthApi {
                 name,
             })
             .await?;
-        Ok(Registered::Created(Json(user.into())))
+        Ok(Registered::Created(JsonOut(user.into())))
     }
 
     /// Exchange credentials for an access and a refresh token.
@@ -61,9 +61,9 @@ impl AuthApi {
         &self,
         tf: Data<&TaskFlow>,
         body: JsonBody<LoginIn>,
-    ) -> ApiResult<Json<TokenPairOut>> {
+    ) -> ApiResult<JsonOut<TokenPairOut>> {
         let pair = tf.login(&body.0.email, &body.0.password).await?;
-        Ok(Json(pair.into()))
+        Ok(JsonOut(pair.into()))
     }
 
     /// Rotate a refresh token: the old one is spent; using it again is `401` and revokes
@@ -73,9 +73,9 @@ impl AuthApi {
         &self,
         tf: Data<&TaskFlow>,
         body: JsonBody<RefreshIn>,
-    ) -> ApiResult<Json<TokenPairOut>> {
+    ) -> ApiResult<JsonOut<TokenPairOut>> {
         let pair = tf.refresh(&body.0.refresh_token).await?;
-        Ok(Json(pair.into()))
+        Ok(JsonOut(pair.into()))
     }
 
     /// End this session: its refresh family and this access token stop working.
@@ -99,8 +99,8 @@ impl AuthApi {
 
     /// The caller's account.
     #[oai(path = "/me", method = "get", operation_id = "get_me")]
-    async fn me(&self, tf: Data<&TaskFlow>, auth: BearerAuth) -> ApiResult<Json<UserOut>> {
-        Ok(Json(tf.me(&auth.0).await?.into()))
+    async fn me(&self, tf: Data<&TaskFlow>, auth: BearerAuth) -> ApiResult<JsonOut<UserOut>> {
+        Ok(JsonOut(tf.me(&auth.0).await?.into()))
     }
 
     /// Change the caller's display name.
@@ -110,11 +110,11 @@ impl AuthApi {
         tf: Data<&TaskFlow>,
         auth: BearerAuth,
         body: JsonBody<ProfileIn>,
-    ) -> ApiResult<Json<UserOut>> {
+    ) -> ApiResult<JsonOut<UserOut>> {
         let user = tf
             .update_me(&auth.0, ProfileUpdate { name: body.0.name })
             .await?;
-        Ok(Json(user.into()))
+        Ok(JsonOut(user.into()))
     }
 
     /// Change the caller's password; every other session ends.

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::response::JsonOut;
 use poem::web::Data;
-use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 use taskflow_core::TaskFlow;
 
@@ -22,11 +22,11 @@ pub struct OpsApi {
 enum Readiness {
     /// Every dependency is up.
     #[oai(status = 200)]
-    Ready(Json<ReadinessOut>),
+    Ready(JsonOut<ReadinessOut>),
     /// A dependency is down (its check says `down`).
     #[oai(status = 503)]
     NotReady(
-        Json<ReadinessOut>,
+        JsonOut<ReadinessOut>,
         /// Seconds before asking again.
         #[oai(header = "Retry-After")]
         u64,
@@ -37,8 +37,8 @@ enum Readiness {
 impl OpsApi {
     /// `200` while the process runs.
     #[oai(path = "/", method = "get", operation_id = "health")]
-    async fn health(&self) -> ApiResult<Json<HealthOut>> {
-        Ok(Json(HealthOut {
+    async fn health(&self) -> ApiResult<JsonOut<HealthOut>> {
+        Ok(JsonOut(HealthOut {
             status: "ok".to_owned(),
         }))
     }
@@ -62,13 +62,13 @@ impl OpsApi {
             if up { "up" } else { "down" }.to_owned(),
         )]);
         Ok(if up {
-            Readiness::Ready(Json(ReadinessOut {
+            Readiness::Ready(JsonOut(ReadinessOut {
                 status: "ready".to_owned(),
                 checks,
             }))
         } else {
             Readiness::NotReady(
-                Json(ReadinessOut {
+                JsonOut(ReadinessOut {
                     status: "unavailable".to_owned(),
                     checks,
                 }),

@@ -1,8 +1,8 @@
 //! `/tasks`: CRUD with ETags, listing, bulk status and stats.
 
+use crate::response::JsonOut;
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
-use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 use taskflow_core::{TaskFlow, TaskId, TaskQuery, UserId};
 
@@ -24,7 +24,7 @@ enum Created {
     /// The task was created.
     #[oai(status = 201)]
     Created(
-        Json<TaskOut>,
+        JsonOut<TaskOut>,
         /// URL of the new task.
         #[oai(header = "Location")]
         String,
@@ -39,7 +39,7 @@ enum Fetched {
     /// The task.
     #[oai(status = 200)]
     Ok(
-        Json<TaskOut>,
+        JsonOut<TaskOut>,
         /// `"<version>"`.
         #[oai(header = "ETag")]
         String,
@@ -58,7 +58,7 @@ enum Updated {
     /// The task after the change.
     #[oai(status = 200)]
     Ok(
-        Json<TaskOut>,
+        JsonOut<TaskOut>,
         /// `"<version>"`.
         #[oai(header = "ETag")]
         String,
@@ -95,7 +95,7 @@ impl TasksApi {
         let task = tf.create_task(&auth.0, body.0.into()).await?;
         let location = format!("/api/v1/tasks/{}", task.id);
         let tag = etag::format(task.version);
-        Ok(Created::Created(Json(task.into()), location, tag))
+        Ok(Created::Created(JsonOut(task.into()), location, tag))
     }
 
     /// List tasks: the caller's own, or all for admins (one owner's with `owner_id`).
@@ -133,7 +133,7 @@ impl TasksApi {
         page: Query<Option<i64>>,
         /// Opaque cursor from `next_cursor` (cursor mode).
         cursor: Query<Option<String>>,
-    ) -> ApiResult<Json<TaskPage>> {
+    ) -> ApiResult<JsonOut<TaskPage>> {
         let mut errors = QueryErrors::default();
         let query = TaskQuery {
             status: split_list(status.0),
@@ -158,7 +158,7 @@ impl TasksApi {
             .list_tasks(&auth.0, query)
             .await
             .map_err(ApiError::from_query)?;
-        Ok(Json(page.into()))
+        Ok(JsonOut(page.into()))
     }
 
     /// Counts by status and priority, overdue and recently completed: over the caller's
@@ -170,7 +170,7 @@ impl TasksApi {
         auth: BearerAuth,
         /// Admins only: one owner's stats.
         owner_id: Query<Option<String>>,
-    ) -> ApiResult<Json<StatsOut>> {
+    ) -> ApiResult<JsonOut<StatsOut>> {
         let mut errors = QueryErrors::default();
         let owner = errors.parse::<UserId>("owner_id", owner_id.0);
         errors.into_result()?;
@@ -178,7 +178,7 @@ impl TasksApi {
             .task_stats(&auth.0, owner)
             .await
             .map_err(ApiError::from_query)?;
-        Ok(Json(stats.into()))
+        Ok(JsonOut(stats.into()))
     }
 
     /// Set the status of up to 100 tasks, all or nothing: if any id is not visible to the
@@ -193,14 +193,14 @@ impl TasksApi {
         tf: Data<&TaskFlow>,
         auth: BearerAuth,
         body: JsonBody<BulkStatusIn>,
-    ) -> ApiResult<Json<BulkStatusOut>> {
+    ) -> ApiResult<JsonOut<BulkStatusOut>> {
         let BulkStatusIn { ids, status } = body.0;
         let ids = ids
             .iter()
             .map(|id| path_id::<TaskId>(id, "task"))
             .collect::<Result<Vec<_>, _>>()?;
         let updated = tf.bulk_set_status(&auth.0, &ids, &status).await?;
-        Ok(Json(BulkStatusOut { updated }))
+        Ok(JsonOut(BulkStatusOut { updated }))
     }
 
     /// One task; `304` when `If-None-Match` names its current version.
@@ -222,7 +222,7 @@ impl TasksApi {
         {
             return Ok(Fetched::NotModified(tag));
         }
-        Ok(Fetched::Ok(Json(task.into()), tag))
+        Ok(Fetched::Ok(JsonOut(task.into()), tag))
     }
 
     /// Change some fields; `null` clears `description` or `due_date`. With `If-Match`, only
@@ -243,7 +243,7 @@ impl TasksApi {
         let expected = self.expected_version(&tf, &auth, id, if_match.0).await?;
         let task = tf.update_task(&auth.0, id, body.0.into(), expected).await?;
         let tag = etag::format(task.version);
-        Ok(Updated::Ok(Json(task.into()), tag))
+        Ok(Updated::Ok(JsonOut(task.into()), tag))
     }
 
     /// Delete a task; with `If-Match`, only at that version.

@@ -1,9 +1,9 @@
 //! `/users`: account administration (admin only; core checks the permission).
 
+use crate::response::JsonOut;
 use poem::web::Data;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::Json;
 use taskflow_core::{TaskFlow, UserId, UserQuery};
 
 use super::{ApiTags, path_id};
@@ -31,7 +31,7 @@ impl UsersApi {
         limit: Query<Option<i64>>,
         /// 1-based page number.
         page: Query<Option<i64>>,
-    ) -> ApiResult<Json<UserPage>> {
+    ) -> ApiResult<JsonOut<UserPage>> {
         let query = UserQuery {
             role: role.0,
             q: q.0,
@@ -42,7 +42,7 @@ impl UsersApi {
             .list_users(&auth.0, query)
             .await
             .map_err(ApiError::from_query)?;
-        Ok(Json(page.into()))
+        Ok(JsonOut(page.into()))
     }
 
     /// One account.
@@ -53,9 +53,9 @@ impl UsersApi {
         auth: BearerAuth,
         /// User id.
         id: Path<String>,
-    ) -> ApiResult<Json<UserOut>> {
+    ) -> ApiResult<JsonOut<UserOut>> {
         let id: UserId = path_id(&id.0, "user")?;
-        Ok(Json(tf.get_user(&auth.0, id).await?.into()))
+        Ok(JsonOut(tf.get_user(&auth.0, id).await?.into()))
     }
 
     /// Change an account's role or disabled flag. Disabling ends every session of the
@@ -68,9 +68,9 @@ impl UsersApi {
         /// User id.
         id: Path<String>,
         body: JsonBody<UserPatchIn>,
-    ) -> ApiResult<Json<UserOut>> {
+    ) -> ApiResult<JsonOut<UserOut>> {
         let id: UserId = path_id(&id.0, "user")?;
-        Ok(Json(
+        Ok(JsonOut(
             tf.update_user(&auth.0, id, body.0.into()).await?.into(),
         ))
     }
