@@ -46,7 +46,6 @@ async fn outage_and_recovery(store: Arc<dyn Store>, proxy: Proxy) {
         .await
         .unwrap();
     let took = started.elapsed();
-    assert!(r.headers().contains_key("retry-after"));
     problem(r, 503, "unavailable").await;
     assert!(took < Duration::from_secs(8), "failed in {took:?}");
 

@@ -6,8 +6,11 @@ use taskflow_core::Error;
 /// `unavailable` (retryable), everything else `internal`. The sqlx error is kept as source.
 pub(crate) fn db(e: sqlx::Error) -> Error {
     let unreachable = match &e {
+        // Protocol: the conversation with the server broke off (e.g. a proxy or load
+        // balancer that accepts the TCP connection and then drops it mid-handshake).
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
+        | sqlx::Error::Protocol(_)
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::WorkerCrashed => true,
