@@ -8,27 +8,20 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 use pyo3::prelude::*;
 use taskflow_core::{
-    Error, MokaCache, NewTask, ProfileUpdate, Registration, Store, TaskFlow, TaskPatch, TaskQuery,
+    Error, MokaCache, NewTask, ProfileUpdate, Registration, TaskFlow, TaskPatch, TaskQuery,
     UserQuery, UserUpdate,
 };
-use taskflow_store_mongo::{MongoOptions, MongoStore};
-use taskflow_store_sql::{SqlOptions, SqlStore};
+use taskflow_stores::AnyStore;
 
 use crate::args::{Clearable, SecretArg, owner_filter, task_id, user_id, utc};
 use crate::errors::TfError;
 use crate::runtime::{awaitable, block_on};
 use crate::types::{Principal, Task, TaskPage, TaskStats, TokenPair, User, UserPage};
 
-/// The concrete store, kept for migrations and closing.
-enum OpenedStore {
-    Sql(Arc<SqlStore>),
-    Mongo(Arc<MongoStore>),
-}
-
 /// What both classes hold: the core handle and its store.
 pub struct Handle {
     tf: TaskFlow,
-    store: OpenedStore,
+    store: AnyStore,
 }
 
 fn seconds(name: &str, value: Option<f64>) -> Result<Option<Duration>, TfError> {
@@ -55,20 +48,10 @@ impl Handle {
     ) -> Result<Self, TfError> {
         let access_ttl = seconds("access_ttl_seconds", access_ttl)?;
         let refresh_ttl = seconds("refresh_ttl_seconds", refresh_ttl)?;
-        let store = if url.starts_with("mongodb://") || url.starts_with("mongodb+srv://") {
-            OpenedStore::Mongo(Arc::new(
-                MongoStore::open(&url, &MongoOptions::default()).await?,
-            ))
-        } else {
-            OpenedStore::Sql(Arc::new(
-                SqlStore::open(&url, &SqlOptions::default()).await?,
-            ))
-        };
-        let shared: Arc<dyn Store> = match &store {
-            OpenedStore::Sql(s) => s.clone(),
-            OpenedStore::Mongo(s) => s.clone(),
-        };
-        let mut builder = TaskFlow::builder().shared_store(shared).jwt_secret(secret);
+        let store = AnyStore::open(&url).await?;
+        let mut builder = TaskFlow::builder()
+            .shared_store(store.shared())
+            .jwt_secret(secret);
         if cache {
             builder = builder.cache(MokaCache::default());
         }
@@ -89,18 +72,11 @@ impl Handle {
     }
 
     async fn migrate(&self) -> Result<(), TfError> {
-        match &self.store {
-            OpenedStore::Sql(s) => s.migrate().await?,
-            OpenedStore::Mongo(s) => s.ensure_indexes().await?,
-        }
-        Ok(())
+        Ok(self.store.migrate().await?)
     }
 
     async fn close(&self) {
-        match &self.store {
-            OpenedStore::Sql(s) => s.close().await,
-            OpenedStore::Mongo(s) => s.close().await,
-        }
+        self.store.close().await;
     }
 }
 

@@ -15,7 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use taskflow_core::{MokaCache, Registration, TaskFlow};
 use taskflow_http::HttpConfig;
 
-use store::OpenedStore;
+use taskflow_stores::AnyStore;
 
 /// TaskFlow: a task-management backend (HTTP API server).
 #[derive(Debug, Parser)]
@@ -164,8 +164,11 @@ pub fn main() -> ExitCode {
 type CliResult = Result<(), String>;
 
 async fn migrate(args: DbArgs) -> CliResult {
-    let store = OpenedStore::open(&args.database_url).await?;
-    store.migrate().await?;
+    let store = store::open(&args.database_url).await?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| format!("migration failed: {e}"))?;
     println!(
         "migrations applied to {}",
         store::redact(&args.database_url)
@@ -175,7 +178,7 @@ async fn migrate(args: DbArgs) -> CliResult {
 }
 
 async fn handle(
-    store: &OpenedStore,
+    store: &AnyStore,
     db_url: &str,
     secret: &SecretArgs,
     cache: bool,
@@ -196,7 +199,7 @@ async fn handle(
 }
 
 async fn serve(args: ServeArgs) -> CliResult {
-    let store = OpenedStore::open(&args.db.database_url).await?;
+    let store = store::open(&args.db.database_url).await?;
     let tf = handle(
         &store,
         &args.db.database_url,
@@ -204,7 +207,10 @@ async fn serve(args: ServeArgs) -> CliResult {
         args.cache == Switch::On,
     )
     .await?;
-    store.migrate().await?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| format!("migration failed: {e}"))?;
     let config = HttpConfig {
         rate_limit_per_ip: args.rate_limit_per_ip,
         auth_rate_limit_per_ip: args.auth_rate_limit_per_ip,
@@ -212,7 +218,7 @@ async fn serve(args: ServeArgs) -> CliResult {
         trusted_proxies: args.trusted_proxies,
         cors_origins: args.cors_origins,
         hsts: args.hsts,
-        pools: store.pool_source(),
+        pools: store::pool_source(&store),
         ..HttpConfig::default()
     };
     let app = taskflow_http::app(tf, config).map_err(|e| e.to_string())?;
@@ -239,8 +245,11 @@ async fn serve(args: ServeArgs) -> CliResult {
 
 async fn create_admin(args: CreateAdminArgs) -> CliResult {
     let password = read_password()?;
-    let store = OpenedStore::open(&args.db.database_url).await?;
-    store.migrate().await?;
+    let store = store::open(&args.db.database_url).await?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| format!("migration failed: {e}"))?;
     let tf = handle(&store, &args.db.database_url, &args.secret, false).await?;
     let result = tf
         .create_admin(Registration {
