@@ -2,6 +2,7 @@
 //! client, accounts, and a TCP proxy the test can cut.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod proxy;
 
 use std::str::FromStr;
@@ -50,6 +51,21 @@ pub fn env_url(var: &str) -> Option<String> {
 
 /// Connect options for a new, empty schema of the PostgreSQL test database.
 pub async fn fresh_pg_schema(url: &str) -> PgConnectOptions {
+    let schema = create_pg_schema(url).await;
+    PgConnectOptions::from_str(url)
+        .expect("valid URL")
+        .options([("search_path", schema.as_str())])
+}
+
+/// A `postgres://` URL whose connections use a new, empty schema (for the binary).
+pub async fn fresh_pg_schema_url(url: &str) -> String {
+    let schema = create_pg_schema(url).await;
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
+}
+
+/// Creates a uniquely named schema in the PostgreSQL test database; returns its name.
+async fn create_pg_schema(url: &str) -> String {
     let schema = format!("h_{}", uuid::Uuid::now_v7().simple());
     let mut admin = PgConnection::connect(url)
         .await
@@ -59,9 +75,7 @@ pub async fn fresh_pg_schema(url: &str) -> PgConnectOptions {
         .await
         .expect("create schema");
     admin.close().await.ok();
-    PgConnectOptions::from_str(url)
-        .expect("valid URL")
-        .options([("search_path", schema.as_str())])
+    schema
 }
 
 /// A fresh, migrated store; the temp dir (SQLite) must outlive it.
