@@ -263,6 +263,15 @@ impl SqliteStore {
         &self.writer
     }
 
+    /// A write transaction holding the write lock from its first statement (`BEGIN
+    /// IMMEDIATE`). With a deferred `BEGIN`, a transaction that ever holds a read snapshot
+    /// before writing fails with `SQLITE_BUSY_SNAPSHOT` when another process committed in
+    /// between, and SQLite does not retry that; taking the lock at `BEGIN` makes a second
+    /// process wait on `busy_timeout` instead.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)
+    }
+
     /// Closes every pool, waiting for connections in use to be returned. The writer goes
     /// last: the last connection to close checkpoints the WAL into the database file, and
     /// read-only connections cannot.
@@ -331,7 +340,7 @@ impl UserStore for SqliteStore {
 
     async fn replace_user(&self, user: &UserRecord, keep_an_active_admin: bool) -> Result<bool> {
         let u = &user.user;
-        let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE users SET name = ?, name_lower = ?, role = ?, disabled = ?, password_hash = ?, \
              updated_at = ?, version = ? WHERE id = ? AND version = ?",
@@ -558,7 +567,7 @@ impl TaskStore for SqliteStore {
     async fn insert_tasks(&self, tasks: &[Task]) -> Result<()> {
         // Multi-row INSERTs: one statement (and one FTS5 sync) per chunk instead of per row.
         // 13 binds a row keeps a chunk far below SQLite's 32,766-parameter limit.
-        let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut tx = self.begin_write().await?;
         for chunk in tasks.chunks(500) {
             let mut qb = QueryBuilder::<Sqlite>::new(INSERT_TASK_COLUMNS);
             qb.push_values(chunk, |mut row, task| {
@@ -621,7 +630,7 @@ impl TaskStore for SqliteStore {
     }
 
     async fn replace_tasks(&self, tasks: &[Task]) -> Result<Vec<TaskId>> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut tx = self.begin_write().await?;
         for task in tasks {
             let n = replace_task_query(task)
                 .execute(&mut *tx)
