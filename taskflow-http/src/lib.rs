@@ -43,6 +43,7 @@ mod dto;
 mod envelope;
 mod etag;
 mod metrics;
+mod page_memo;
 mod problem;
 mod query_errors;
 mod rate_limit;
@@ -67,6 +68,7 @@ use api::{AuthApi, OpsApi, TasksApi, UsersApi};
 use client_ip::TrustedProxies;
 use envelope::Envelope;
 use metrics::Metrics;
+use page_memo::PageMemo;
 use rate_limit::{Limits, RateLimitMiddleware};
 
 /// Request bodies over this many bytes are refused with `413`.
@@ -172,6 +174,9 @@ pub fn openapi_json() -> String {
     service(Duration::from_secs(2)).spec()
 }
 
+/// Memory for serialized task pages (see `page_memo`): ~1,000 pages of 20 tasks.
+const PAGE_MEMO_BYTES: u64 = 8 << 20;
+
 /// The whole app for `tf`: API, OpenAPI document, Swagger UI and metrics, wrapped in the
 /// envelope (request ids, security headers, problem rendering, logs, metrics).
 pub fn app(
@@ -202,7 +207,8 @@ pub fn app(
                     .body(scrape.render())
             }),
         )
-        .data(tf);
+        .data(tf)
+        .data(PageMemo::new(PAGE_MEMO_BYTES));
     let routes = routes.with(CatchPanic::new().with_handler(envelope::panic_response));
     let routes = if config.cors_origins.is_empty() {
         routes.boxed()

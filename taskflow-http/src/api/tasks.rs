@@ -1,6 +1,9 @@
 //! `/tasks`: CRUD with ETags, listing, bulk status and stats.
 
-use crate::response::JsonOut;
+use std::marker::PhantomData;
+
+use crate::page_memo::PageMemo;
+use crate::response::{JsonBytes, JsonOut};
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::{ApiResponse, OpenApi};
@@ -107,6 +110,7 @@ impl TasksApi {
     async fn list(
         &self,
         tf: Data<&TaskFlow>,
+        memo: Data<&PageMemo>,
         auth: BearerAuth,
         /// Comma list of `todo`, `in_progress`, `done`, `cancelled`.
         status: Query<Option<String>>,
@@ -133,7 +137,7 @@ impl TasksApi {
         page: Query<Option<i64>>,
         /// Opaque cursor from `next_cursor` (cursor mode).
         cursor: Query<Option<String>>,
-    ) -> ApiResult<JsonOut<TaskPage>> {
+    ) -> ApiResult<JsonBytes<TaskPage>> {
         let mut errors = QueryErrors::default();
         let query = TaskQuery {
             status: split_list(status.0),
@@ -158,7 +162,10 @@ impl TasksApi {
             .list_tasks(&auth.0, query)
             .await
             .map_err(ApiError::from_query)?;
-        Ok(JsonOut(page.into()))
+        let body = memo
+            .body(page)
+            .map_err(|e| ApiError::internal(Some(e.into())))?;
+        Ok(JsonBytes(body, PhantomData))
     }
 
     /// Counts by status and priority, overdue and recently completed: over the caller's
