@@ -95,7 +95,7 @@ impl TaskFlow {
     async fn open_session(&self, user: &User) -> Result<TokenPair> {
         let now = self.now();
         let id = SessionId::new();
-        let minted = refresh::mint(id)?;
+        let minted = self.inner.refresh_tokens.mint(id)?;
         let session = SessionRecord {
             id,
             user_id: user.id,
@@ -130,9 +130,15 @@ impl TaskFlow {
 
     /// Rotates a refresh token: the presented one is spent and a new pair returned.
     /// Presenting a token that was already rotated (a replay, or the loser of two
-    /// concurrent refreshes) revokes the whole session (RFC 9700 §4.14.2).
+    /// concurrent refreshes) revokes the whole session (RFC 9700 §4.14.2). A token this
+    /// server did not issue (its tag does not verify) is refused without touching the
+    /// session, so knowing a session id is not enough to end it.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair> {
-        let sid = refresh::parse(refresh_token).ok_or(BAD_REFRESH)?;
+        let sid = self
+            .inner
+            .refresh_tokens
+            .parse(refresh_token)
+            .ok_or(BAD_REFRESH)?;
         let presented = refresh::hash(refresh_token);
         let now = self.now();
         let store = &self.inner.store;
@@ -153,7 +159,7 @@ impl TaskFlow {
                 return Err(BAD_REFRESH);
             }
         };
-        let minted = refresh::mint(sid)?;
+        let minted = self.inner.refresh_tokens.mint(sid)?;
         let rotated = store
             .rotate_session(
                 user.id,
@@ -213,7 +219,7 @@ impl TaskFlow {
             store.revoke_session(principal.user_id, sid).await?;
         }
         let other = refresh_token
-            .and_then(refresh::parse)
+            .and_then(|t| self.inner.refresh_tokens.parse(t))
             .filter(|sid| Some(*sid) != principal.session_id);
         if let Some(sid) = other
             && let Some(s) = store.get_session(sid).await?

@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::auth::password::Passwords;
+use crate::auth::refresh::RefreshTokens;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::TokenSigner;
 use crate::auth::{JwtAlgorithm, PasswordParams};
@@ -42,6 +43,7 @@ pub struct TaskFlow {
 struct Inner {
     store: Arc<dyn Store>,
     signer: TokenSigner,
+    refresh_tokens: RefreshTokens,
     passwords: Arc<Passwords>,
     throttle: LoginThrottle,
     clock: Arc<dyn Clock>,
@@ -287,6 +289,7 @@ impl TaskFlowBuilder {
             }
         };
         errors.into_result()?;
+        let refresh_tokens = RefreshTokens::new(self.jwt_secret.as_deref().unwrap_or_default())?;
         let (Some(store), Some(signer), Some(passwords)) = (self.store, signer, passwords) else {
             return Err(Error::internal(
                 "builder validation let a missing part through",
@@ -304,6 +307,7 @@ impl TaskFlowBuilder {
             inner: Arc::new(Inner {
                 store,
                 signer,
+                refresh_tokens,
                 passwords: Arc::new(passwords),
                 throttle: LoginThrottle::new(
                     self.login_max_failures,
