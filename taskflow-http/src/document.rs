@@ -53,10 +53,11 @@ pub fn refine(spec: &str, roles: &[String]) -> String {
         "pattern": r"^[^\x00]*$",
     });
     let name = json!({ "pattern": trimmed_text(taskflow_core::NAME_MAX_CHARS, CONTROL) });
+    // The trimmed address has no blank inside, so the lookahead bounds its length alone.
     let email = json!({
-        "maxLength": taskflow_core::EMAIL_MAX_CHARS,
         "pattern": format!(
-            "^[{WS}]*[^@{WS}{CONTROL}]+@[^@.{WS}{CONTROL}]([^@{WS}{CONTROL}]*[^@.{WS}{CONTROL}])?[{WS}]*$"
+            "^[{WS}]*(?=[^{WS}]{{1,{max}}}[{WS}]*$)[^@{WS}{CONTROL}]+@[^@.{WS}{CONTROL}]([^@{WS}{CONTROL}]*[^@.{WS}{CONTROL}])?[{WS}]*$",
+            max = taskflow_core::EMAIL_MAX_CHARS
         ),
     });
     let password = json!({
