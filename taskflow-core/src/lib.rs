@@ -203,13 +203,17 @@ pub use query::{
 pub use rbac::{Permission, Policy, Principal, Role, Scope};
 pub use service::{
     DEFAULT_ACCESS_TTL, DEFAULT_LOGIN_MAX_FAILURES, DEFAULT_LOGIN_WINDOW, DEFAULT_REFRESH_TTL,
-    TaskFlow, TaskFlowBuilder,
+    MAX_BULK_IDS, TaskFlow, TaskFlowBuilder,
 };
 pub use stats::{COMPLETED_WINDOW, PriorityCounts, StatsRequest, StatusCounts, TaskStats};
 pub use store::{SessionStore, Store, TaskStore, UserStore};
-pub use task::{NewTask, Priority, Status, Task, TaskPatch};
+pub use task::{
+    DESCRIPTION_MAX_CHARS, MAX_TAGS, NewTask, Priority, Status, TAG_MAX_CHARS, TITLE_MAX_CHARS,
+    Task, TaskPatch,
+};
 pub use user::{
-    ProfileUpdate, Registration, User, UserListRequest, UserQuery, UserRecord, UserUpdate,
+    EMAIL_MAX_CHARS, NAME_MAX_CHARS, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, ProfileUpdate,
+    Registration, User, UserListRequest, UserQuery, UserRecord, UserUpdate,
 };
 
 /// Re-exports for the `store_conformance!` macro; not part of the public API.

@@ -15,6 +15,7 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use poem_openapi::OperationId;
 use tracing::Instrument;
 
+use crate::allow::AllowedMethods;
 use crate::client_ip::{ClientIp, TrustedProxies};
 use crate::metrics::Metrics;
 use crate::problem::{self, ApiError};
@@ -53,6 +54,8 @@ pub struct Envelope {
     pub metrics: Arc<Metrics>,
     /// Longest a request may take before it is answered `503`.
     pub request_timeout: Duration,
+    /// Methods of each API path, for the `Allow` header of a `405`.
+    pub allowed_methods: Arc<AllowedMethods>,
 }
 
 impl<E: Endpoint> Middleware<E> for Envelope {
@@ -160,6 +163,12 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
             };
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
         }
+        if status == poem::http::StatusCode::METHOD_NOT_ALLOWED
+            && let Some(allow) = self.config.allowed_methods.for_path(&path)
+            && let Ok(value) = HeaderValue::from_str(allow)
+        {
+            headers.insert(header::ALLOW, value);
+        }
         headers.remove(header::SERVER);
         Ok(resp)
     }
@@ -195,6 +204,7 @@ mod tests {
                 hsts: false,
                 metrics: Arc::new(Metrics::new(tf, "{}", None)),
                 request_timeout: Duration::from_secs(5),
+                allowed_methods: Arc::default(),
             });
         let resp = TestClient::new(app)
             .get("/boom")

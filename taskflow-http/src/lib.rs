@@ -35,10 +35,12 @@
 //! Every response carries `X-Request-Id` and the security headers; rate limits, trusted
 //! proxies, CORS and HSTS come from [`HttpConfig`].
 
+mod allow;
 mod api;
 mod auth;
 mod body;
 mod client_ip;
+mod document;
 mod dto;
 mod envelope;
 mod etag;
@@ -169,9 +171,18 @@ fn service(ready_timeout: Duration) -> OpenApiService<(AuthApi, TasksApi, UsersA
     .server(API_BASE)
 }
 
-/// The OpenAPI 3 document of the API, as JSON.
+/// The OpenAPI 3 document of the API, as JSON, for a server with the built-in roles.
 pub fn openapi_json() -> String {
-    service(Duration::from_secs(2)).spec()
+    let roles = role_names(&taskflow_core::Policy::default());
+    document::refine(&service(Duration::from_secs(2)).spec(), &roles)
+}
+
+fn role_names(policy: &taskflow_core::Policy) -> Vec<String> {
+    policy
+        .roles()
+        .iter()
+        .map(|r| r.as_str().to_owned())
+        .collect()
 }
 
 /// Memory for serialized task pages (see `page_memo`): ~1,000 pages of 20 tasks.
@@ -185,9 +196,12 @@ pub fn app(
 ) -> Result<impl Endpoint<Output = Response>, ConfigError> {
     let trusted_proxies = TrustedProxies::parse(&config.trusted_proxies).map_err(ConfigError)?;
     let api = service(config.ready_timeout);
-    let spec = api.spec();
-    let docs = api.swagger_ui();
-    let spec_endpoint = api.spec_endpoint();
+    let generated = api.spec();
+    let spec = document::refine(&generated, &role_names(tf.policy()));
+    // Swagger UI embeds the document it is given; give it the refined one.
+    let docs_html = api.swagger_ui_html().replacen(&generated, &spec, 1);
+    let spec_json = spec.clone();
+    let allowed_methods = allow::AllowedMethods::from_spec(&spec);
     let metrics = Arc::new(Metrics::new(tf.clone(), &spec, config.pools.clone()));
     let limits = Limits::new(
         config.rate_limit_per_ip,
@@ -196,9 +210,22 @@ pub fn app(
     );
     let scrape = metrics.clone();
     let routes = Route::new()
-        .at(format!("{API_BASE}/openapi.json"), spec_endpoint)
+        .at(
+            format!("{API_BASE}/openapi.json"),
+            poem::endpoint::make_sync(move |_| {
+                Response::builder()
+                    .content_type("application/json; charset=utf-8")
+                    .body(spec_json.clone())
+            }),
+        )
         .nest(API_BASE, api.with(RateLimitMiddleware(limits)))
-        .nest("/docs", docs)
+        .nest(
+            "/docs",
+            Route::new().at(
+                "/",
+                poem::endpoint::make_sync(move |_| poem::web::Html(docs_html.clone())),
+            ),
+        )
         .at(
             "/metrics",
             poem::endpoint::make_sync(move |_| {
@@ -221,6 +248,7 @@ pub fn app(
             hsts: config.hsts,
             metrics,
             request_timeout: config.request_timeout,
+            allowed_methods: Arc::new(allowed_methods),
         })
         .into_endpoint())
 }

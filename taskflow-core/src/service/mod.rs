@@ -5,6 +5,8 @@ mod auth;
 mod tasks;
 mod users;
 
+pub use tasks::MAX_BULK_IDS;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -63,6 +63,38 @@ pub async fn health_metrics_and_docs(s: Server) {
         .unwrap();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
     assert!(spec["paths"]["/tasks/{id}"]["patch"]["responses"]["412"].is_object());
+    // The document is as strict as the server (what scripts/test api_fuzz relies on):
+    // closed request objects, optional fields that accept null, core's limits and enums.
+    let schemas = &spec["components"]["schemas"];
+    for body in [
+        "Registration",
+        "NewTask",
+        "TaskPatch",
+        "BulkStatus",
+        "UserUpdate",
+    ] {
+        assert_eq!(schemas[body]["additionalProperties"], false, "{body}");
+    }
+    let new_task = &schemas["NewTask"]["properties"];
+    assert_eq!(new_task["description"]["nullable"], true);
+    assert_eq!(new_task["description"]["maxLength"], 10_000);
+    assert_eq!(
+        new_task["status"]["enum"],
+        json!(["todo", "in_progress", "done", "cancelled", null])
+    );
+    assert!(new_task["title"]["pattern"].is_string());
+    assert_eq!(
+        schemas["UserUpdate"]["properties"]["role"]["enum"],
+        json!(["admin", "user", null])
+    );
+    let limit = spec["paths"]["/tasks"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap();
+    assert_eq!(limit["schema"]["minimum"], 1);
+    assert_eq!(limit["schema"]["maximum"], 100);
     let docs = s
         .http
         .get(format!("{}/docs", s.origin))
@@ -75,5 +107,10 @@ pub async fn health_metrics_and_docs(s: Server) {
         .unwrap()
         .to_owned();
     assert!(csp.contains("script-src 'unsafe-inline'"), "{csp}");
-    assert!(docs.text().await.unwrap().contains("SwaggerUIBundle"));
+    let html = docs.text().await.unwrap();
+    assert!(html.contains("SwaggerUIBundle"));
+    assert!(
+        html.contains("\"additionalProperties\":false"),
+        "Swagger UI shows the served document"
+    );
 }

@@ -62,6 +62,14 @@ pub async fn status_codes(s: Server) {
         .send()
         .await
         .unwrap();
+    assert_eq!(r.headers()["allow"], "GET, POST");
+    problem(r, 405, "method_not_allowed").await;
+    let r = s
+        .as_user(Method::PUT, "/tasks/not-a-uuid", &ann.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["allow"], "DELETE, GET, PATCH");
     problem(r, 405, "method_not_allowed").await;
     // 415: not JSON, or no content type.
     let r = s

@@ -129,8 +129,30 @@ pub async fn patch_and_delete_with_if_match(s: Server) {
             .send()
             .await
             .unwrap();
+        assert_eq!(r.headers()["etag"], "\"2\"");
         problem(r, 412, "version_mismatch").await;
     }
+    // A tag this server never issued is judged after the body and the task, like a stale
+    // version: an invalid body is 422, an unknown task 404.
+    let r = s
+        .as_user(Method::PATCH, &path, &ann.access)
+        .header("If-Match", "W/\"2\"")
+        .json(&json!({"tags": [""]}))
+        .send()
+        .await
+        .unwrap();
+    problem(r, 422, "validation_failed").await;
+    let r = s
+        .as_user(
+            Method::DELETE,
+            "/tasks/01a208d7-bcb3-7009-a20d-f188d76b5c09",
+            &ann.access,
+        )
+        .header("If-Match", "garbage")
+        .send()
+        .await
+        .unwrap();
+    problem(r, 404, "not_found").await;
 
     // Leaving done clears completed_at; null clears the due date.
     let r = s

@@ -1,0 +1,237 @@
+//! The OpenAPI document as served: poem-openapi's output, made as precise as the server.
+//!
+//! poem-openapi derives types and shapes from the Rust types, but request fields stay plain
+//! strings (core validates them, so one `422` lists every failing field), and it has no way
+//! to say `additionalProperties: false` or that an optional field accepts `null`. A client
+//! generator, or schemathesis in `scripts/test api_fuzz`, reads the document as a promise:
+//! every value it allows must be accepted, and every value it forbids must be refused. So
+//! this module adds what core enforces, from core's own constants: lengths, patterns and
+//! enums of body fields and query parameters, closed request objects, nullable optional
+//! fields, and the roles of the server's RBAC policy.
+
+use serde_json::{Map, Value, json};
+use taskflow_core::{Priority, Status};
+
+/// Whitespace as Rust's `char::is_whitespace` (Unicode `White_Space`), which `str::trim`
+/// strips; spelled out because regex engines disagree about `\s`.
+const WS: &str = r"\t\n\x0B\x0C\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+/// Control characters as Rust's `char::is_control` (Unicode `Cc`).
+const CONTROL: &str = r"\x00-\x1F\x7F-\x9F";
+
+/// 1 to `max` characters once trimmed, none of them in `banned`: surrounding whitespace,
+/// then a non-blank first and last character.
+fn trimmed_text(max: usize, banned: &str) -> String {
+    format!(
+        "^[{WS}]*[^{WS}{banned}]([^{banned}]{{0,{inner}}}[^{WS}{banned}])?[{WS}]*$",
+        inner = max - 2
+    )
+}
+
+/// `todo,in_progress`: a comma list of `values`, blanks around items and empty items
+/// ignored (as the server splits it).
+fn comma_list(values: &[&str]) -> String {
+    let item = format!("[{WS}]*({})?[{WS}]*", values.join("|"));
+    format!("^{item}(,{item})*$")
+}
+
+/// The enum of the string values `values`.
+fn one_of(values: &[&str]) -> Value {
+    json!({ "type": "string", "enum": values })
+}
+
+/// Refines `spec` (poem-openapi's JSON) for a server whose policy knows `roles`.
+pub fn refine(spec: &str, roles: &[String]) -> String {
+    let mut doc: Value = serde_json::from_str(spec).expect("poem-openapi emits valid JSON");
+    let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+    let priorities: Vec<&str> = Priority::ALL.iter().map(|p| p.as_str()).collect();
+    let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+    let title = json!({
+        "pattern": trimmed_text(taskflow_core::TITLE_MAX_CHARS, r"\x00"),
+    });
+    let description = json!({
+        "maxLength": taskflow_core::DESCRIPTION_MAX_CHARS,
+        "pattern": r"^[^\x00]*$",
+    });
+    let name = json!({ "pattern": trimmed_text(taskflow_core::NAME_MAX_CHARS, CONTROL) });
+    // The trimmed address has no blank inside, so the lookahead bounds its length alone.
+    let email = json!({
+        "pattern": format!(
+            "^[{WS}]*(?=[^{WS}]{{1,{max}}}[{WS}]*$)[^@{WS}{CONTROL}]+@[^@.{WS}{CONTROL}]([^@{WS}{CONTROL}]*[^@.{WS}{CONTROL}])?[{WS}]*$",
+            max = taskflow_core::EMAIL_MAX_CHARS
+        ),
+    });
+    let password = json!({
+        "minLength": taskflow_core::PASSWORD_MIN_CHARS,
+        "maxLength": taskflow_core::PASSWORD_MAX_CHARS,
+        "pattern": r"^[^\x00]*$",
+    });
+    let tags = json!({ "items": { "pattern": tag_pattern() } });
+
+    let body_fields: &[(&str, &str, Value)] = &[
+        ("Registration", "email", email),
+        ("Registration", "password", password.clone()),
+        ("Registration", "name", name.clone()),
+        ("ProfileUpdate", "name", name),
+        ("PasswordChange", "new_password", password),
+        ("NewTask", "title", title.clone()),
+        ("NewTask", "description", description.clone()),
+        ("NewTask", "status", one_of(&statuses)),
+        ("NewTask", "priority", one_of(&priorities)),
+        ("NewTask", "tags", tags.clone()),
+        ("TaskPatch", "title", title),
+        ("TaskPatch", "description", description),
+        ("TaskPatch", "status", one_of(&statuses)),
+        ("TaskPatch", "priority", one_of(&priorities)),
+        ("TaskPatch", "tags", tags),
+        (
+            "BulkStatus",
+            "ids",
+            json!({ "minItems": 1, "maxItems": taskflow_core::MAX_BULK_IDS }),
+        ),
+        ("BulkStatus", "status", one_of(&statuses)),
+        ("UserUpdate", "role", one_of(&roles)),
+    ];
+    let sorts: Vec<String> = ["created_at", "updated_at", "due_date", "priority"]
+        .iter()
+        .flat_map(|k| [k.to_string(), format!("-{k}")])
+        .collect();
+    let sorts: Vec<&str> = sorts.iter().map(String::as_str).collect();
+    let limit = json!({
+        "type": "integer",
+        "format": "int64",
+        "minimum": taskflow_core::query::MIN_LIMIT,
+        "maximum": taskflow_core::query::MAX_LIMIT,
+    });
+    let page = json!({
+        "type": "integer",
+        "format": "int64",
+        "minimum": 1,
+        "maximum": taskflow_core::query::MAX_PAGE,
+    });
+    let date_time = json!({ "type": "string", "format": "date-time" });
+    let uuid = json!({ "type": "string", "format": "uuid" });
+    let query_params: &[(&str, &str, Value)] = &[
+        (
+            "/tasks",
+            "status",
+            json!({ "pattern": comma_list(&statuses) }),
+        ),
+        (
+            "/tasks",
+            "priority",
+            json!({ "pattern": comma_list(&priorities) }),
+        ),
+        ("/tasks", "tag", json!({ "pattern": tag_pattern() })),
+        ("/tasks", "due_before", date_time.clone()),
+        ("/tasks", "due_after", date_time),
+        ("/tasks", "owner_id", uuid.clone()),
+        ("/tasks", "sort", one_of(&sorts)),
+        ("/tasks", "limit", limit.clone()),
+        ("/tasks", "page", page.clone()),
+        ("/tasks/stats", "owner_id", uuid),
+        ("/users", "role", one_of(&roles)),
+        (
+            "/users",
+            "q",
+            json!({ "maxLength": taskflow_core::query::MAX_QUERY_CHARS }),
+        ),
+        ("/users", "limit", limit),
+        ("/users", "page", page),
+    ];
+
+    let request_bodies = request_body_schemas(&doc);
+    let schemas = doc["components"]["schemas"]
+        .as_object_mut()
+        .expect("the document has component schemas");
+    for name in &request_bodies {
+        if let Some(schema) = schemas.get_mut(name).and_then(Value::as_object_mut) {
+            close_and_null_optionals(schema);
+        }
+    }
+    for (schema, field, extra) in body_fields {
+        let prop = &mut schemas[*schema]["properties"][*field];
+        assert!(prop.is_object(), "{schema}.{field} is in the document");
+        merge(prop, extra);
+    }
+    for name in &request_bodies {
+        let props = schemas[name.as_str()]["properties"].as_object_mut();
+        for prop in props.into_iter().flat_map(|p| p.values_mut()) {
+            // OpenAPI 3.0: `nullable` does not add `null` to an `enum`; list it.
+            if prop["nullable"] == true
+                && let Some(values) = prop.get_mut("enum").and_then(Value::as_array_mut)
+            {
+                values.push(Value::Null);
+            }
+        }
+    }
+    for (path, param, extra) in query_params {
+        let params = doc["paths"][*path]["get"]["parameters"]
+            .as_array_mut()
+            .expect("the operation has parameters");
+        let p = params
+            .iter_mut()
+            .find(|p| p["name"] == *param)
+            .unwrap_or_else(|| panic!("GET {path} has ?{param}"));
+        merge(&mut p["schema"], extra);
+    }
+    doc.to_string()
+}
+
+/// A tag as sent: lower-cased by the server before the `[a-z0-9_-]{1,32}` check.
+fn tag_pattern() -> String {
+    format!("^[A-Za-z0-9_-]{{1,{}}}$", taskflow_core::TAG_MAX_CHARS)
+}
+
+/// Names of the component schemas used as request bodies.
+fn request_body_schemas(doc: &Value) -> Vec<String> {
+    let mut names = Vec::new();
+    for item in doc["paths"].as_object().into_iter().flat_map(Map::values) {
+        for op in item.as_object().into_iter().flat_map(Map::values) {
+            let content = &op["requestBody"]["content"];
+            for media in content.as_object().into_iter().flat_map(Map::values) {
+                if let Some(r) = media["schema"]["$ref"].as_str()
+                    && let Some(name) = r.strip_prefix("#/components/schemas/")
+                {
+                    names.push(name.to_owned());
+                }
+            }
+        }
+    }
+    names
+}
+
+/// Unknown fields are refused (`422`), and `null` in an optional field means "absent"
+/// (see `body.rs`).
+fn close_and_null_optionals(schema: &mut Map<String, Value>) {
+    schema.insert("additionalProperties".into(), Value::Bool(false));
+    let required: Vec<String> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| {
+            r.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        for (name, prop) in props.iter_mut() {
+            if !required.contains(name)
+                && let Some(prop) = prop.as_object_mut()
+            {
+                prop.insert("nullable".into(), Value::Bool(true));
+            }
+        }
+    }
+}
+
+/// Adds the keys of `extra` to the schema object `target` (nested objects merged).
+fn merge(target: &mut Value, extra: &Value) {
+    match (target, extra) {
+        (Value::Object(t), Value::Object(e)) => {
+            for (k, v) in e {
+                merge(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (t, e) => *t = e.clone(),
+    }
+}
