@@ -21,6 +21,7 @@ scenarios!(
     tasks::cursor_pages_neither_skip_nor_repeat,
     tasks::bulk_status_and_stats,
     users::admin_manages_users,
+    permissions::permissions_matrix,
     ops::health_metrics_and_docs,
     protocol::status_codes,
     protocol::request_ids_and_security_headers,

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod ops;
+pub mod permissions;
 pub mod protocol;
 pub mod tasks;
 pub mod users;
