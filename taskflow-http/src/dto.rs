@@ -521,8 +521,27 @@ pub struct ReadinessOut {
 // Requests. Enum-like fields stay strings: core validates them and reports every failing
 // field at once with the messages of `API.md`.
 
+// Bodies carrying passwords or tokens print them as `<redacted>`, so no log line or panic
+// message can leak one.
+macro_rules! redacted_debug {
+    ($type:ident { $($shown:ident),* ; $($secret:ident),* }) => {
+        impl std::fmt::Debug for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($type))
+                    $(.field(stringify!($shown), &self.$shown))*
+                    $(.field(stringify!($secret), &"<redacted>"))*
+                    .finish()
+            }
+        }
+    };
+}
+redacted_debug!(RegisterIn { email, name; password });
+redacted_debug!(LoginIn { email; password });
+redacted_debug!(RefreshIn { ; refresh_token });
+redacted_debug!(PasswordIn { ; current_password, new_password });
+
 /// `POST /auth/register`.
-#[derive(Debug, Clone, Object)]
+#[derive(Clone, Object)]
 #[oai(rename = "Registration", deny_unknown_fields)]
 pub struct RegisterIn {
     /// Trimmed and lower-cased; must be unique.
@@ -534,7 +553,7 @@ pub struct RegisterIn {
 }
 
 /// `POST /auth/login`.
-#[derive(Debug, Clone, Object)]
+#[derive(Clone, Object)]
 #[oai(rename = "Credentials", deny_unknown_fields)]
 pub struct LoginIn {
     /// Account email.
@@ -544,7 +563,7 @@ pub struct LoginIn {
 }
 
 /// `POST /auth/refresh` and `POST /auth/logout`.
-#[derive(Debug, Clone, Object)]
+#[derive(Clone, Object)]
 #[oai(rename = "RefreshRequest", deny_unknown_fields)]
 pub struct RefreshIn {
     /// A refresh token from login or a previous refresh.
@@ -560,7 +579,7 @@ pub struct ProfileIn {
 }
 
 /// `POST /auth/password`.
-#[derive(Debug, Clone, Object)]
+#[derive(Clone, Object)]
 #[oai(rename = "PasswordChange", deny_unknown_fields)]
 pub struct PasswordIn {
     /// The password in use now.
@@ -697,5 +716,48 @@ mod tests {
             far.format(),
             far.0.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
         );
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_reach_debug_output() {
+        let shown = [
+            format!(
+                "{:?}",
+                RegisterIn {
+                    email: "a@example.com".into(),
+                    password: "hunter2-secret".into(),
+                    name: "Ann".into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                LoginIn {
+                    email: "a@example.com".into(),
+                    password: "hunter2-secret".into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                RefreshIn {
+                    refresh_token: "hunter2-secret".into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                PasswordIn {
+                    current_password: "hunter2-secret".into(),
+                    new_password: "hunter2-secret".into(),
+                }
+            ),
+        ];
+        for s in shown {
+            assert!(!s.contains("hunter2"), "{s}");
+            assert!(s.contains("<redacted>"), "{s}");
+        }
     }
 }

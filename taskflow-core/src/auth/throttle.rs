@@ -1,12 +1,14 @@
 //! Per-account login throttle: after `max_failures` failed logins within `window`, further
 //! attempts for that email are refused until the oldest counted failure leaves the window.
 //! Keyed by normalised email whether or not the account exists, so the throttle does not
-//! reveal which accounts exist. State is per process.
+//! reveal which accounts exist. State is per process. Keys are SHA-256 digests of the email,
+//! so an attacker sending huge made-up emails holds 32 bytes per entry, not their input.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
@@ -16,7 +18,7 @@ const PRUNE_ABOVE: usize = 10_000;
 pub(crate) struct LoginThrottle {
     max_failures: usize,
     window: TimeDelta,
-    failures: Mutex<HashMap<String, VecDeque<DateTime<Utc>>>>,
+    failures: Mutex<HashMap<[u8; 32], VecDeque<DateTime<Utc>>>>,
 }
 
 impl LoginThrottle {
@@ -31,7 +33,7 @@ impl LoginThrottle {
     /// `rate_limited` while the account has too many recent failures.
     pub(crate) fn check(&self, email: &str, now: DateTime<Utc>) -> Result<()> {
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(times) = map.get_mut(email) else {
+        let Some(times) = map.get_mut(&key_of(email)) else {
             return Ok(());
         };
         self.expire(times, now);
@@ -52,7 +54,7 @@ impl LoginThrottle {
             let cutoff = now - self.window;
             map.retain(|_, times| times.back().is_some_and(|t| *t > cutoff));
         }
-        let times = map.entry(email.to_owned()).or_default();
+        let times = map.entry(key_of(email)).or_default();
         self.expire(times, now);
         times.push_back(now);
         // Only the newest `max_failures` matter for the decision.
@@ -65,7 +67,7 @@ impl LoginThrottle {
         self.failures
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(email);
+            .remove(&key_of(email));
     }
 
     fn expire(&self, times: &mut VecDeque<DateTime<Utc>>, now: DateTime<Utc>) {
@@ -73,4 +75,8 @@ impl LoginThrottle {
             times.pop_front();
         }
     }
+}
+
+fn key_of(email: &str) -> [u8; 32] {
+    Sha256::digest(email.as_bytes()).into()
 }

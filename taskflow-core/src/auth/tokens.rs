@@ -31,6 +31,16 @@ pub enum JwtAlgorithm {
 }
 
 impl JwtAlgorithm {
+    /// The smallest secret for this algorithm: its hash output size (RFC 7518 §3.2 requires
+    /// a key at least that long; RFC 8725 §3.5 asks for keys with enough entropy).
+    pub fn min_secret_bytes(self) -> usize {
+        match self {
+            JwtAlgorithm::Hs256 => MIN_SECRET_BYTES,
+            JwtAlgorithm::Hs384 => 48,
+            JwtAlgorithm::Hs512 => 64,
+        }
+    }
+
     fn to_jwt(self) -> Algorithm {
         match self {
             JwtAlgorithm::Hs256 => Algorithm::HS256,
@@ -85,10 +95,11 @@ impl TokenSigner {
         audience: String,
         ttl: TimeDelta,
     ) -> Result<Self> {
-        if secret.len() < MIN_SECRET_BYTES {
+        let min = algorithm.min_secret_bytes();
+        if secret.len() < min {
             return Err(Error::invalid(
                 "jwt_secret",
-                format!("must be at least {MIN_SECRET_BYTES} bytes"),
+                format!("must be at least {min} bytes for {algorithm:?}"),
             ));
         }
         let alg = algorithm.to_jwt();
@@ -174,5 +185,32 @@ impl TokenSigner {
         }
         self.verified.insert(token.into(), verified);
         Ok(verified)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_shorter_than_the_algorithms_hash_are_refused() {
+        for (algorithm, min) in [
+            (JwtAlgorithm::Hs256, 32),
+            (JwtAlgorithm::Hs384, 48),
+            (JwtAlgorithm::Hs512, 64),
+        ] {
+            let signer = |len: usize| {
+                TokenSigner::new(
+                    &vec![7u8; len],
+                    algorithm,
+                    "iss".into(),
+                    "aud".into(),
+                    TimeDelta::minutes(15),
+                )
+            };
+            let err = signer(min - 1).err().expect("one byte short is refused");
+            assert_eq!(err.code(), "validation_failed", "{algorithm:?}");
+            assert!(signer(min).is_ok(), "{algorithm:?} accepts {min} bytes");
+        }
     }
 }

@@ -230,6 +230,7 @@ macro_rules! store_conformance {
             refresh_rotates_and_reuse_revokes_the_family,
             concurrent_refreshes_of_one_token_let_exactly_one_win,
             refresh_tokens_expire_and_rotation_extends_them,
+            sessions_end_at_their_absolute_lifetime,
             malformed_refresh_tokens_are_rejected,
             logout_ends_the_session_and_its_access_token,
             logout_ignores_refresh_tokens_of_other_users,

@@ -201,6 +201,26 @@ pub async fn refresh_tokens_expire_and_rotation_extends_them(store: Arc<dyn Stor
     expect_code(h.tf.refresh(&pair.refresh_token).await, "unauthenticated");
 }
 
+/// Rotation slides a session's expiry, but never past its absolute lifetime (30 days by
+/// default) after the login.
+pub async fn sessions_end_at_their_absolute_lifetime(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let a = h.account("forever").await;
+    let mut token = a.tokens.refresh_token;
+    for _ in 0..4 {
+        h.advance(TimeDelta::days(6));
+        token = h.tf.refresh(&token).await.unwrap().refresh_token;
+    }
+    // Day 29: still inside the lifetime, although the last rotation was 5 days ago.
+    h.advance(TimeDelta::days(5));
+    token = h.tf.refresh(&token).await.unwrap().refresh_token;
+    // Day 30: over, although that rotation was a moment ago.
+    h.advance(TimeDelta::days(1));
+    expect_code(h.tf.refresh(&token).await, "unauthenticated");
+    // A new login starts a new session.
+    h.tf.login("forever@example.com", PASSWORD).await.unwrap();
+}
+
 /// Tokens of the wrong shape, unknown, or not issued by this server are refused, and a made-up
 /// token naming a real session does not end that session.
 pub async fn malformed_refresh_tokens_are_rejected(store: Arc<dyn Store>) {

@@ -166,7 +166,9 @@ impl TaskFlow {
                 sid,
                 &presented,
                 &minted.hash,
-                now + self.inner.refresh_ttl,
+                // Rotation slides the expiry, never past the session's absolute end.
+                (now + self.inner.refresh_ttl)
+                    .min(session.created_at + self.inner.session_lifetime),
                 now,
             )
             .await?;

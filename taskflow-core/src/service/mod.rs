@@ -27,6 +27,9 @@ use crate::store::Store;
 pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
 /// Default refresh-token lifetime (7 days).
 pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Default absolute session lifetime (30 days): rotation extends a session up to this
+/// long after its login, then the user logs in again (ASVS 5.0 7.3.2).
+pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Default number of failed logins that triggers the per-account throttle.
 pub const DEFAULT_LOGIN_MAX_FAILURES: u32 = 5;
 /// Default window of the per-account throttle (15 minutes).
@@ -51,6 +54,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     policy: Policy,
     refresh_ttl: TimeDelta,
+    session_lifetime: TimeDelta,
     cache_metrics: Option<Arc<CacheMetrics>>,
 }
 
@@ -114,6 +118,7 @@ pub struct TaskFlowBuilder {
     audience: String,
     access_ttl: Duration,
     refresh_ttl: Duration,
+    session_lifetime: Duration,
     password_params: PasswordParams,
     max_concurrent_hashes: Option<usize>,
     login_max_failures: u32,
@@ -133,6 +138,7 @@ impl Default for TaskFlowBuilder {
             audience: "taskflow-api".to_owned(),
             access_ttl: DEFAULT_ACCESS_TTL,
             refresh_ttl: DEFAULT_REFRESH_TTL,
+            session_lifetime: DEFAULT_SESSION_LIFETIME,
             password_params: PasswordParams::default(),
             max_concurrent_hashes: None,
             login_max_failures: DEFAULT_LOGIN_MAX_FAILURES,
@@ -168,7 +174,8 @@ impl TaskFlowBuilder {
         self
     }
 
-    /// HMAC secret for access tokens; at least 32 bytes (required).
+    /// HMAC secret for access tokens (required): random, and at least as long as the
+    /// algorithm's hash: 32 bytes for HS256, 48 for HS384, 64 for HS512.
     pub fn jwt_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
         self.jwt_secret = Some(secret.as_ref().to_vec());
         self
@@ -201,6 +208,14 @@ impl TaskFlowBuilder {
     /// Refresh-token lifetime (default 7 days); must not be shorter than the access TTL.
     pub fn refresh_ttl(mut self, ttl: Duration) -> Self {
         self.refresh_ttl = ttl;
+        self
+    }
+
+    /// Absolute session lifetime (default 30 days): however often a session's refresh
+    /// token is rotated, the session ends this long after its login. Must not be shorter
+    /// than the refresh TTL.
+    pub fn session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.session_lifetime = lifetime;
         self
     }
 
@@ -252,6 +267,13 @@ impl TaskFlowBuilder {
         }
         if refresh_ttl < access_ttl {
             errors.add("refresh_ttl", "must be at least the access-token lifetime");
+        }
+        let session_lifetime = TimeDelta::from_std(self.session_lifetime).unwrap_or(TimeDelta::MAX);
+        if session_lifetime < refresh_ttl {
+            errors.add(
+                "session_lifetime",
+                "must be at least the refresh-token lifetime",
+            );
         }
         if self.login_window.is_zero() {
             errors.add("login_window", "must be positive");
@@ -318,6 +340,7 @@ impl TaskFlowBuilder {
                 clock: self.clock,
                 policy: self.policy,
                 refresh_ttl,
+                session_lifetime,
                 cache_metrics,
             }),
         })
