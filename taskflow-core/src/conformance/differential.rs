@@ -30,7 +30,7 @@ use crate::{
 
 /// Cases per run when the store crate does not choose (`store_conformance!(setup,
 /// differential_cases = N)`) and `TASKFLOW_PROPTEST_CASES` is unset.
-pub const DEFAULT_DIFFERENTIAL_CASES: u32 = 64;
+pub const DEFAULT_DIFFERENTIAL_CASES: u32 = 100;
 
 /// Random sequences of creates, patches (with and without expected versions), deletes,
 /// bulk status changes, gets, listings (filters, search, sorts, page mode, cursor chains
@@ -43,7 +43,8 @@ pub async fn operations_match_the_memory_reference(store: Arc<dyn Store>) {
 /// [`operations_match_the_memory_reference`] with `cases` cases (unless
 /// `TASKFLOW_PROPTEST_CASES` says otherwise).
 pub async fn differential_cases(store: Arc<dyn Store>, cases: u32) {
-    let cases = env_number("TASKFLOW_PROPTEST_CASES").map_or(cases, |n| n as u32);
+    let cases = env_number("TASKFLOW_PROPTEST_CASES")
+        .map_or(cases, |n| u32::try_from(n).unwrap_or(u32::MAX));
     let seed = env_number("TASKFLOW_PROPTEST_SEED").unwrap_or_else(rand_seed);
     let runtime = tokio::runtime::Handle::current();
     // The runner is synchronous; it runs on the blocking pool and enters the runtime
@@ -199,6 +200,9 @@ const PAGES: &[i64] = &[1, 1, 2, 3];
 const BAD_PAGES: &[i64] = &[0, -1];
 /// Offsets of due dates and filter bounds from "now", in milliseconds.
 const DUE_OFFSETS_MS: &[i64] = &[
+    // Before 1970 (negative epoch milliseconds) and far ahead.
+    -100 * 365 * DAY_MS,
+    200 * 365 * DAY_MS,
     -8 * DAY_MS,
     -DAY_MS,
     -HOUR_MS,
@@ -327,6 +331,9 @@ enum Op {
         slot: usize,
         reuse: Reuse,
     },
+    /// An earlier listing again, exactly as it was asked (a cached store may answer it
+    /// from the cache: the writes in between must show).
+    Relist(usize),
     Stats(Viewer),
     Advance(i64),
 }
@@ -482,13 +489,13 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (actor(), task_ref(), patch_input(), version())
             .prop_map(|(a, r, p, v)| Op::Update(a, r, p, v)),
         1 => (actor(), task_ref(), version()).prop_map(|(a, r, v)| Op::Delete(a, r, v)),
-        1 => (
+        2 => (
             actor(),
             prop::collection::vec(task_ref(), 0..=4),
             mostly(STATUSES, BAD_STATUSES),
         )
             .prop_map(|(a, refs, s)| Op::Bulk(a, refs, s)),
-        1 => (actor(), task_ref()).prop_map(|(a, r)| Op::Get(a, r)),
+        3 => (actor(), task_ref()).prop_map(|(a, r)| Op::Get(a, r)),
         5 => (viewer(), query_input(), prop::bool::weighted(0.3))
             .prop_map(|(viewer, query, walk)| Op::List { viewer, query, walk }),
         3 => (
@@ -496,6 +503,7 @@ fn op() -> impl Strategy<Value = Op> {
             prop_oneof![8 => Just(Reuse::Same), 1 => Just(Reuse::OtherSort), 1 => Just(Reuse::WithPage)],
         )
             .prop_map(|(slot, reuse)| Op::Continue { slot, reuse }),
+        2 => (0..OPS_MAX).prop_map(Op::Relist),
         1 => viewer().prop_map(Op::Stats),
         2 => prop_oneof![
             2 => Just(0),
@@ -607,6 +615,8 @@ struct Side<'h> {
     owners: Vec<usize>,
     index: HashMap<TaskId, usize>,
     cursors: Vec<Saved>,
+    /// Every listing asked so far, for `Relist`.
+    listings: Vec<(Principal, TaskQuery)>,
 }
 
 /// Cursors kept for later `Continue`s; the oldest is dropped beyond this.
@@ -627,6 +637,7 @@ impl<'h> Side<'h> {
             owners: Vec::new(),
             index: HashMap::new(),
             cursors: Vec::new(),
+            listings: Vec::new(),
         }
     }
 
@@ -830,6 +841,7 @@ impl<'h> Side<'h> {
             } => {
                 let (principal, owner_id) = self.viewer(*viewer);
                 let (principal, query) = (principal.clone(), self.query(query, owner_id));
+                self.listings.push((principal.clone(), query.clone()));
                 let mut pages = vec![self.list(principal.clone(), query).await?];
                 if *walk {
                     // Follow this listing's own cursor (the one just saved) to the end.
@@ -869,6 +881,13 @@ impl<'h> Side<'h> {
                 }
                 Ok(Seen::Pages(vec![self.list(saved.viewer, query).await?]))
             }
+            Op::Relist(n) => {
+                if self.listings.is_empty() {
+                    return Ok(Seen::Nothing);
+                }
+                let (principal, query) = self.listings[n % self.listings.len()].clone();
+                Ok(Seen::Pages(vec![self.list(principal, query).await?]))
+            }
             Op::Stats(viewer) => {
                 let (principal, owner_id) = self.viewer(*viewer);
                 tf.task_stats(principal, owner_id)
@@ -893,9 +912,9 @@ async fn run_case(
     tally: &Mutex<BTreeMap<String, u64>>,
 ) -> Result<(), TestCaseError> {
     let reference = Harness::new(Arc::new(MemoryStore::new()));
-    // Time only moves forward on the store under test (caches may key on it); both sides
-    // start the case at the same instant.
-    // On the second, like the overdue instant, so that due dates can meet it exactly.
+    // Both sides start the case at the same instant: later than anything before on the
+    // store under test (time only moves forward there, as caches may key on it), and on
+    // the second, like the overdue instant, so that due dates can meet it exactly.
     let start = (under_test.now() + TimeDelta::days(1))
         .duration_trunc(TimeDelta::seconds(1))
         .expect("a representable time");
@@ -954,6 +973,7 @@ fn kind(op: &Op, outcome: &Outcome) -> String {
         Op::List { walk: false, .. } => "list",
         Op::List { walk: true, .. } => "walk",
         Op::Continue { .. } => "continue",
+        Op::Relist(..) => "relist",
         Op::Stats(..) => "stats",
         Op::Advance(..) => "advance",
     };
@@ -967,6 +987,7 @@ fn kind(op: &Op, outcome: &Outcome) -> String {
         },
         Ok(Seen::Changed(0)) => "none changed",
         Ok(Seen::Nothing) if matches!(op, Op::Continue { .. }) => "no cursor",
+        Ok(Seen::Nothing) if matches!(op, Op::Relist(..)) => "no listing yet",
         Ok(_) => "ok",
     };
     format!("{name} {how}")
