@@ -109,7 +109,7 @@
 //! ```
 //!
 //! ## Conformance scenarios
-//! The suite has 54 scenarios; each store crate runs all of them, raw and cached.
+//! The suite has 55 scenarios; each store crate runs all of them, raw and cached.
 //!
 //! - **accounts**
 //!   - `register_normalises_and_assigns_user_role`: Registration trims and lower-cases the email, trims the name, and always assigns role `user`; timestamps come from the clock.
@@ -170,6 +170,8 @@
 //!   - `listing_is_scoped_by_owner`: Users list only their own tasks and may not pass `owner_id`; admins list everyone's, or one owner's.
 //!   - `stats_equal_counts_over_the_data`: Stats equal counts over the data: per status, per priority, overdue, and completions in the last 7 days.
 //!   - `stats_are_scoped_by_owner`: Users get their own stats and may not pass `owner_id`; admins get everything or one owner's.
+//! - **differential**
+//!   - `operations_match_the_memory_reference`: Random sequences of creates, patches (with and without expected versions), deletes, bulk status changes, gets, listings (filters, search, sorts, page mode, cursor chains walked at once or continued between other operations), stats and clock moves give the same results as on [`MemoryStore`] (proptest, shrunk to a minimal failing sequence; `TASKFLOW_PROPTEST_CASES`, `TASKFLOW_PROPTEST_SEED`).
 
 pub mod auth;
 pub mod cache;

@@ -12,12 +12,14 @@
 
 mod accounts;
 mod admin;
+mod differential;
 mod listing;
 mod tasks;
 mod tokens;
 
 pub use accounts::*;
 pub use admin::*;
+pub use differential::*;
 pub use listing::*;
 pub use tasks::*;
 pub use tokens::*;
@@ -206,12 +208,28 @@ where
 /// `store_conformance!(optional setup)` takes a setup returning `Option<store>`, for
 /// backends that need a server: `None` means "not configured here" and the scenario does
 /// nothing (the invoking crate reports the skip, and fails under CI).
+///
+/// A trailing `differential_cases = N` sets how many random sequences
+/// `operations_match_the_memory_reference` runs (default
+/// [`DEFAULT_DIFFERENTIAL_CASES`](crate::conformance::DEFAULT_DIFFERENTIAL_CASES)), for
+/// backends too slow for the default; `TASKFLOW_PROPTEST_CASES` overrides both.
 #[macro_export]
 macro_rules! store_conformance {
     ($setup:path) => {
-        $crate::store_conformance!(@scenarios_with $setup; required);
+        $crate::store_conformance!(@scenarios_with $setup; required;
+            $crate::conformance::DEFAULT_DIFFERENTIAL_CASES);
     };
-    (@scenarios_with $setup:path; $mode:ident) => {
+    ($setup:path, differential_cases = $cases:expr) => {
+        $crate::store_conformance!(@scenarios_with $setup; required; $cases);
+    };
+    (optional $setup:path) => {
+        $crate::store_conformance!(@scenarios_with $setup; optional;
+            $crate::conformance::DEFAULT_DIFFERENTIAL_CASES);
+    };
+    (optional $setup:path, differential_cases = $cases:expr) => {
+        $crate::store_conformance!(@scenarios_with $setup; optional; $cases);
+    };
+    (@scenarios_with $setup:path; $mode:ident; $cases:expr) => {
         $crate::store_conformance!(@scenarios $setup; $mode;
             // accounts
             register_normalises_and_assigns_user_role,
@@ -274,33 +292,35 @@ macro_rules! store_conformance {
             stats_equal_counts_over_the_data,
             stats_are_scoped_by_owner,
         );
-    };
-    (optional $setup:path) => {
-        $crate::store_conformance!(@scenarios_with $setup; optional);
+        $crate::store_conformance!(@test $setup; $mode;
+            operations_match_the_memory_reference => differential_cases($cases));
     };
     (@scenarios $setup:path; $mode:ident; $($name:ident),* $(,)?) => {
         $(
-            #[test]
-            fn $name() {
-                $crate::__private::tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(4)
-                    .enable_all()
-                    .build()
-                    .expect("tokio runtime")
-                    .block_on(async {
-                        $crate::store_conformance!(@run $mode; $setup; $name);
-                    });
-            }
+            $crate::store_conformance!(@test $setup; $mode; $name => $name());
         )*
     };
-    (@run required; $setup:path; $name:ident) => {
-        let store = $setup().await;
-        $crate::conformance::$name(::std::sync::Arc::new(store)).await;
+    (@test $setup:path; $mode:ident; $name:ident => $scenario:ident($($arg:expr),*)) => {
+        #[test]
+        fn $name() {
+            $crate::__private::tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(4)
+                .enable_all()
+                .build()
+                .expect("tokio runtime")
+                .block_on(async {
+                    $crate::store_conformance!(@run $mode; $setup; $scenario($($arg),*));
+                });
+        }
     };
-    (@run optional; $setup:path; $name:ident) => {
+    (@run required; $setup:path; $scenario:ident($($arg:expr),*)) => {
+        let store = $setup().await;
+        $crate::conformance::$scenario(::std::sync::Arc::new(store) $(, $arg)*).await;
+    };
+    (@run optional; $setup:path; $scenario:ident($($arg:expr),*)) => {
         // `None`: the backend is not configured here; the crate reports the skip once.
         if let Some(store) = $setup().await {
-            $crate::conformance::$name(::std::sync::Arc::new(store)).await;
+            $crate::conformance::$scenario(::std::sync::Arc::new(store) $(, $arg)*).await;
         }
     };
 }
