@@ -33,6 +33,8 @@ pub async fn status_codes(s: Server) {
     for path in [
         "/nope",
         "/tasks/not-a-uuid",
+        "/tasks/%ff%fe",
+        "/users/%c0%af",
         "/tasks/01a208d7-bcb3-7009-a20d-f188d76b5c09",
     ] {
         let r = s
