@@ -1,6 +1,7 @@
 //! `/tasks`: CRUD with ETags, listing, bulk status and stats.
 
 use crate::response::JsonOut;
+use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::{ApiResponse, OpenApi};
@@ -238,9 +239,11 @@ impl TasksApi {
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
         body: JsonBody<TaskPatchIn>,
+        req: &Request,
     ) -> ApiResult<Updated> {
         let id: TaskId = path_id(&id.0, "task")?;
-        let expected = self.expected_version(&tf, &auth, id, if_match.0).await?;
+        let if_match = etag::if_match_of(if_match.0, req);
+        let expected = self.expected_version(&tf, &auth, id, if_match).await?;
         let task = tf.update_task(&auth.0, id, body.0.into(), expected).await?;
         let tag = etag::format(task.version);
         Ok(Updated::Ok(JsonOut(task.into()), tag))
@@ -257,9 +260,11 @@ impl TasksApi {
         /// `"<version>"` the deletion is based on.
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
+        req: &Request,
     ) -> ApiResult<Deleted> {
         let id: TaskId = path_id(&id.0, "task")?;
-        let expected = self.expected_version(&tf, &auth, id, if_match.0).await?;
+        let if_match = etag::if_match_of(if_match.0, req);
+        let expected = self.expected_version(&tf, &auth, id, if_match).await?;
         tf.delete_task(&auth.0, id, expected).await?;
         Ok(Deleted::NoContent)
     }
