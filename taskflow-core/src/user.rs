@@ -128,7 +128,7 @@ pub struct UserUpdate {
 pub struct UserQuery {
     /// Only users with this role.
     pub role: Option<String>,
-    /// Case-insensitive substring of email or name.
+    /// Case-insensitive substring of email or name; a control character is refused.
     pub q: Option<String>,
     /// Page size, 1-100 (default 20).
     pub limit: Option<i64>,

@@ -9,12 +9,14 @@
 use std::any::TypeId;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use poem::{Request, RequestBody};
 use poem_openapi::payload::{ParsePayload, Payload};
 use poem_openapi::registry::{MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseFromJSON, Type};
 use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::BODY_LIMIT;
 use crate::problem::ApiError;
@@ -49,17 +51,12 @@ impl<T: ParseFromJSON + 'static> ParsePayload for JsonBody<T> {
     const IS_REQUIRED: bool = true;
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
-        let _ = request;
-        let bytes = body
-            .take()?
-            .into_bytes_limit(BODY_LIMIT)
-            .await
-            .map_err(|e| match e {
-                poem::error::ReadBodyError::PayloadTooLarge => {
-                    ApiError::payload_too_large(BODY_LIMIT)
-                }
-                other => ApiError::malformed(format!("the body could not be read: {other}")),
-            })?;
+        let declared = request
+            .headers()
+            .get(poem::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let bytes = read_limited(body.take()?, declared).await?;
         let value: Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::malformed(format!("the body is not valid JSON: {e}")))?;
         let Value::Object(object) = &value else {
@@ -106,6 +103,54 @@ impl<T: ParseFromJSON + 'static> ParsePayload for JsonBody<T> {
             .map(JsonBody)
             .map_err(|e| ApiError::malformed(e.into_message()).into())
     }
+}
+
+/// After refusing a body as too large, at most this much more of it is read off and dropped
+/// before answering, for at most [`DISCARD_TIME`]: closing a connection with unread request
+/// bytes resets it, and the client would see the reset instead of the `413`.
+const DISCARD_BYTES: usize = 1 << 20;
+/// See [`DISCARD_BYTES`].
+const DISCARD_TIME: Duration = Duration::from_secs(1);
+
+/// Reads the body, up to [`BODY_LIMIT`] bytes. A declared length over the limit is refused
+/// without waiting for the bytes (a client announcing more than it sends would otherwise
+/// hold the request until its timeout).
+async fn read_limited(body: poem::Body, declared: Option<u64>) -> Result<Vec<u8>, ApiError> {
+    let mut reader = body.into_async_read();
+    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+        discard(&mut reader).await;
+        return Err(ApiError::payload_too_large(BODY_LIMIT));
+    }
+    let mut data = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .await
+            .map_err(|e| ApiError::malformed(format!("the body could not be read: {e}")))?;
+        if n == 0 {
+            return Ok(data);
+        }
+        if data.len() + n > BODY_LIMIT {
+            discard(&mut reader).await;
+            return Err(ApiError::payload_too_large(BODY_LIMIT));
+        }
+        data.extend_from_slice(&buf[..n]);
+    }
+}
+
+async fn discard(reader: &mut (impl AsyncRead + Unpin)) {
+    let mut buf = [0u8; 8192];
+    let mut left = DISCARD_BYTES;
+    let _ = tokio::time::timeout(DISCARD_TIME, async {
+        while left > 0 {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    })
+    .await;
 }
 
 poem_openapi::impl_apirequest_for_payload!(JsonBody<T>, T: ParseFromJSON + 'static);

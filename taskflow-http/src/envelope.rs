@@ -95,6 +95,15 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
             path = %path,
         );
         let mut resp = async {
+            // poem's router drops a path parameter whose percent-decoding is not UTF-8, and
+            // the handler then answers 400. No resource has such a name: 404, like any
+            // other unknown id.
+            if percent_encoding::percent_decode_str(&path)
+                .decode_utf8()
+                .is_err()
+            {
+                return ApiError::not_found("no such resource").into_response_with_id(id.as_str());
+            }
             match tokio::time::timeout(self.config.request_timeout, self.inner.call(req)).await {
                 Ok(Ok(r)) => r.into_response(),
                 Ok(Err(e)) => problem::render(e, id.as_str()),

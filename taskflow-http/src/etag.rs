@@ -16,6 +16,18 @@ pub enum IfMatch {
     Nothing,
 }
 
+/// The `If-Match` value to honour, given what the parameter parser read. That parser drops
+/// a value that is not visible ASCII as if the header were absent, which would make a
+/// conditional change unconditional; such a value names no version, so it reads as an
+/// empty list and the precondition fails.
+pub fn if_match_of(parsed: Option<String>, req: &poem::Request) -> Option<String> {
+    parsed.or_else(|| {
+        req.headers()
+            .contains_key(poem::http::header::IF_MATCH)
+            .then(String::new)
+    })
+}
+
 /// Parses `If-Match`. It uses strong comparison (RFC 9110 §13.1.1), so weak tags never match.
 pub fn parse_if_match(header: &str) -> IfMatch {
     if header.trim() == "*" {
@@ -60,6 +72,7 @@ mod tests {
         assert_eq!(parse_if_match("W/\"3\""), IfMatch::Nothing);
         assert_eq!(parse_if_match("3"), IfMatch::Nothing);
         assert_eq!(parse_if_match("\"x\""), IfMatch::Nothing);
+        assert_eq!(parse_if_match(""), IfMatch::Nothing);
     }
 
     #[test]

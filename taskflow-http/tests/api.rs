@@ -27,4 +27,9 @@ scenarios!(
     protocol::request_ids_and_security_headers,
     protocol::cors_allowlist,
     protocol::rate_limits,
+    hostile::hostile_body_limits,
+    hostile::hostile_json,
+    hostile::hostile_raw_protocol,
+    hostile::hostile_text_fields,
+    hostile::hostile_query_params,
 );

@@ -170,6 +170,15 @@ pub async fn list_users_filters_and_paginates(store: Arc<dyn Store>) {
             role: Some("wizard".into()),
             ..Default::default()
         },
+        // No email or name holds a control character; PostgreSQL refuses a NUL outright.
+        UserQuery {
+            q: Some("ali\u{0}ce".into()),
+            ..Default::default()
+        },
+        UserQuery {
+            q: Some("line\nbreak".into()),
+            ..Default::default()
+        },
     ] {
         expect_code(
             h.tf.list_users(&admin.principal, bad).await,

@@ -31,6 +31,13 @@ impl TaskFlow {
         if q.as_deref().is_some_and(|q| q.chars().count() > 200) {
             errors.add("q", "must be at most 200 characters");
         }
+        // No email or name holds one (both refuse them), and PostgreSQL cannot even take a
+        // NUL as a query parameter: refused, not searched.
+        if q.as_deref()
+            .is_some_and(|q| q.chars().any(char::is_control))
+        {
+            errors.add("q", "must not contain control characters");
+        }
         errors.into_result()?;
         let request = UserListRequest {
             role,

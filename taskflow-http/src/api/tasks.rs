@@ -4,6 +4,7 @@ use std::marker::PhantomData;
 
 use crate::page_memo::PageMemo;
 use crate::response::{JsonBytes, JsonOut};
+use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::{ApiResponse, OpenApi};
@@ -245,9 +246,11 @@ impl TasksApi {
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
         body: JsonBody<TaskPatchIn>,
+        req: &Request,
     ) -> ApiResult<Updated> {
         let id: TaskId = path_id(&id.0, "task")?;
-        let expected = self.expected_version(&tf, &auth, id, if_match.0).await?;
+        let if_match = etag::if_match_of(if_match.0, req);
+        let expected = self.expected_version(&tf, &auth, id, if_match).await?;
         let task = tf.update_task(&auth.0, id, body.0.into(), expected).await?;
         let tag = etag::format(task.version);
         Ok(Updated::Ok(JsonOut(task.into()), tag))
@@ -264,9 +267,11 @@ impl TasksApi {
         /// `"<version>"` the deletion is based on.
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
+        req: &Request,
     ) -> ApiResult<Deleted> {
         let id: TaskId = path_id(&id.0, "task")?;
-        let expected = self.expected_version(&tf, &auth, id, if_match.0).await?;
+        let if_match = etag::if_match_of(if_match.0, req);
+        let expected = self.expected_version(&tf, &auth, id, if_match).await?;
         tf.delete_task(&auth.0, id, expected).await?;
         Ok(Deleted::NoContent)
     }

@@ -25,7 +25,7 @@ impl UsersApi {
         auth: BearerAuth,
         /// Only accounts with this role.
         role: Query<Option<String>>,
-        /// Substring of the email or name (case-insensitive).
+        /// Substring of the email or name (case-insensitive); no control characters.
         q: Query<Option<String>>,
         /// 1-100, default 20.
         limit: Query<Option<i64>>,

@@ -1,6 +1,7 @@
 //! Black-box scenarios, each run against every backend by `scenarios!`.
 
 pub mod auth;
+pub mod hostile;
 pub mod ops;
 pub mod permissions;
 pub mod protocol;

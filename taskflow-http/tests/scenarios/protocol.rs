@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use taskflow_http::HttpConfig;
 
-use crate::support::{PASSWORD, Server, problem};
+use crate::support::{PASSWORD, Server, problem, raw};
 
 pub async fn status_codes(s: Server) {
     let ann = s.user("ann").await;
@@ -33,6 +33,8 @@ pub async fn status_codes(s: Server) {
     for path in [
         "/nope",
         "/tasks/not-a-uuid",
+        "/tasks/%ff%fe",
+        "/users/%c0%af",
         "/tasks/01a208d7-bcb3-7009-a20d-f188d76b5c09",
     ] {
         let r = s
@@ -132,6 +134,24 @@ pub async fn status_codes(s: Server) {
         .unwrap();
     // Read in full: the unknown field is what fails.
     problem(r, 422, "validation_failed").await;
+    // A declared length over the limit is refused at once, not after waiting for the body.
+    let announced = raw::request(
+        b"POST /api/v1/tasks HTTP/1.1",
+        &[
+            format!("Authorization: Bearer {}", ann.access).as_bytes(),
+            b"Content-Type: application/json",
+            format!("Content-Length: {}", 64 * 1024 + 1).as_bytes(),
+        ],
+        b"{\"title\": ",
+    );
+    let r = raw::send(
+        &s.origin,
+        announced,
+        "a length over the limit, body withheld",
+    )
+    .await;
+    assert_eq!(r.status, 413, "{}", r.head);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
 }
 
 fn futures_stream(

@@ -121,10 +121,19 @@ pub async fn patch_and_delete_with_if_match(s: Server) {
         .unwrap();
     assert_eq!(r.headers()["etag"], "\"2\"");
     problem(r, 412, "version_mismatch").await;
-    for bad in ["W/\"2\"", "2", "\"abc\""] {
+    // Unusable tags match nothing, and neither does one that is not text at all (it must
+    // not read as an absent header, which would make the change unconditional).
+    let bad: [&[u8]; 4] = [b"W/\"2\"", b"2", b"\"abc\"", b"\"2\xff\""];
+    for (bad, method) in bad
+        .iter()
+        .flat_map(|b| [(b, Method::PATCH), (b, Method::DELETE)])
+    {
         let r = s
-            .as_user(Method::PATCH, &path, &ann.access)
-            .header("If-Match", bad)
+            .as_user(method, &path, &ann.access)
+            .header(
+                "If-Match",
+                reqwest::header::HeaderValue::from_bytes(bad).unwrap(),
+            )
             .json(&json!({"title": "x"}))
             .send()
             .await

@@ -1,9 +1,10 @@
 //! Black-box test helpers: a real server on a real socket over each backend, an HTTP
-//! client, accounts, and a TCP proxy the test can cut.
+//! client, accounts, a TCP proxy the test can cut, and raw HTTP/1.1 for malformed requests.
 #![allow(dead_code)]
 
 pub mod binary;
 pub mod proxy;
+pub mod raw;
 
 use std::str::FromStr;
 use std::sync::Arc;
