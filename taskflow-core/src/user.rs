@@ -188,7 +188,8 @@ pub fn normalize_name(raw: &str) -> Result<String, &'static str> {
     Ok(name.to_owned())
 }
 
-/// Checks a new password's length (characters, not bytes).
+/// Checks a new password: 8-128 characters (not bytes), no NUL, and not one of the most
+/// common passwords (in any letter case).
 pub fn check_password(password: &str) -> Result<(), &'static str> {
     let chars = password.chars().count();
     if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&chars) {
@@ -196,6 +197,9 @@ pub fn check_password(password: &str) -> Result<(), &'static str> {
     }
     if password.contains('\0') {
         return Err("must not contain NUL characters");
+    }
+    if crate::auth::common::is_common(password) {
+        return Err("is one of the most common passwords; choose another");
     }
     Ok(())
 }

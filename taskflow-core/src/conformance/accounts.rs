@@ -69,6 +69,31 @@ pub async fn register_reports_every_invalid_field(store: Arc<dyn Store>) {
     }
 }
 
+/// The most common passwords are refused, in any letter case, at registration, for admins
+/// and on a password change (ASVS 5.0 6.2.4).
+pub async fn common_passwords_are_refused(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    for (i, common) in ["password", "Iloveyou", "QWERTYUIOP", "12345678"]
+        .into_iter()
+        .enumerate()
+    {
+        let reg = Registration {
+            password: common.to_owned(),
+            ..registration(&format!("common{i}"))
+        };
+        expect_invalid_fields(h.tf.register(reg.clone()).await, &["password"]);
+        expect_invalid_fields(h.tf.create_admin(reg).await, &["password"]);
+    }
+    let a = h.account("careful").await;
+    expect_invalid_fields(
+        h.tf.change_password(&a.principal, PASSWORD, "Sunshine")
+            .await,
+        &["new_password"],
+    );
+    // The old password still works: nothing changed.
+    h.tf.login("careful@example.com", PASSWORD).await.unwrap();
+}
+
 /// Passwords of 8 and 128 characters are accepted; 7 and 129 are not. Characters, not bytes.
 pub async fn password_length_limits_hold_at_their_boundaries(store: Arc<dyn Store>) {
     let h = Harness::new(store);

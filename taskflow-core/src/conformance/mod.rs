@@ -236,6 +236,7 @@ macro_rules! store_conformance {
             register_rejects_duplicate_email_case_insensitively,
             register_reports_every_invalid_field,
             password_length_limits_hold_at_their_boundaries,
+            common_passwords_are_refused,
             concurrent_registrations_of_one_email_create_one_account,
             login_fails_alike_for_unknown_email_and_wrong_password,
             login_throttles_after_five_failures,
