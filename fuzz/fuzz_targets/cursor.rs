@@ -8,8 +8,8 @@
 //! - a rejected cursor gets the one fixed message (no hint at which check failed), and
 //!   `list_tasks` answers `validation_failed` naming `cursor` only;
 //! - an accepted cursor is at most 512 bytes, carries a sort value of its sort key's kind
-//!   (a valid priority rank), in milliseconds, and is refused under every other sort and
-//!   every other filter;
+//!   (a valid priority rank; an instant in milliseconds that an RFC 3339 date-time can
+//!   name), and is refused under every other sort and every other filter;
 //! - the page it yields is exactly the reference: alice's matching tasks strictly after the
 //!   position, in listing order, at most `limit`, no page number or total, and a
 //!   `next_cursor` exactly when more follow, which decodes to the last item's position.
@@ -27,6 +27,12 @@ use taskflow_core::{
 };
 use taskflow_fuzz::{PRESETS, SORTS, block_on, now, preset, world};
 
+/// First and last second of RFC 3339 date-times (years 0000-9999, offsets to ±23:59): a
+/// position outside can come from no task (and PostgreSQL refuses years before 4713 BC).
+const RFC3339_FIRST: i64 = -62_167_305_540;
+/// See [`RFC3339_FIRST`].
+const RFC3339_LAST: i64 = 253_402_387_139;
+
 fn filter_of(sort: &str, preset_index: usize, scope: Scope) -> TaskFilter {
     TaskQuery {
         sort: Some(sort.to_owned()),
@@ -42,6 +48,10 @@ fn check_kind(sort: TaskSort, position: &Position) {
         (SortKey::CreatedAt | SortKey::UpdatedAt, SortValue::Timestamp(t))
         | (SortKey::DueDate, SortValue::Timestamp(t)) => {
             assert_eq!(to_millis(t), t, "cursor timestamps are in milliseconds");
+            assert!(
+                (RFC3339_FIRST..=RFC3339_LAST).contains(&t.timestamp()),
+                "a cursor at {t:?}, an instant no RFC 3339 date-time names"
+            );
         }
         (SortKey::DueDate, SortValue::Null) => {}
         (SortKey::Priority, SortValue::Rank(r)) => {
