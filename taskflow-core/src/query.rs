@@ -445,6 +445,10 @@ struct CursorData {
 
 const CURSOR_ERROR: &str = "is not a cursor of this listing (sort and filters must stay the same)";
 
+/// First and last second an RFC 3339 date-time can name (years 0000-9999, offsets up to
+/// ±23:59): every instant the API can carry, and inside every store's range.
+const RFC3339_SECONDS: std::ops::RangeInclusive<i64> = -62_167_305_540..=253_402_387_139;
+
 fn encode_cursor(sort: TaskSort, filter: &TaskFilter, position: &Position) -> String {
     let data = CursorData {
         s: sort.to_param(),
@@ -481,6 +485,11 @@ pub fn decode_cursor(
         return Err(CURSOR_ERROR);
     }
     let value = match data.p {
+        // Positions come from stored tasks; a forged one beyond any store's range (PostgreSQL
+        // refuses years before 4713 BC) must not reach the store.
+        SortValue::Timestamp(t) if !RFC3339_SECONDS.contains(&t.timestamp()) => {
+            return Err(CURSOR_ERROR);
+        }
         SortValue::Timestamp(t) => SortValue::Timestamp(to_millis(t)),
         other => other,
     };
@@ -628,6 +637,60 @@ impl ListRequest {
             page,
             total: slice.total,
             next_cursor,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn cursor_at(t: DateTime<Utc>) -> String {
+        let position = Position {
+            value: SortValue::Timestamp(t),
+            id: TaskId::new(),
+        };
+        encode_cursor(TaskSort::default(), &filter(), &position)
+    }
+
+    fn filter() -> TaskFilter {
+        TaskFilter::scope(Scope::All)
+    }
+
+    // Found by fuzzing (fuzz/fuzz_targets/cursor.rs): a cursor carrying a year no store can
+    // hold was passed on, and PostgreSQL answered "timestamp out of range" (a 500).
+    #[test]
+    fn cursors_outside_rfc3339_years_are_rejected() {
+        let sort = TaskSort::default();
+        for t in [
+            DateTime::<Utc>::MIN_UTC,
+            Utc.with_ymd_and_hms(-200_000, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(-1, 12, 30, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(10_000, 1, 2, 0, 0, 0).unwrap(),
+            DateTime::<Utc>::MAX_UTC,
+        ] {
+            assert_eq!(
+                decode_cursor(&cursor_at(t), sort, &filter()),
+                Err(CURSOR_ERROR),
+                "{t}"
+            );
+        }
+    }
+
+    #[test]
+    fn cursors_at_the_ends_of_rfc3339_years_are_accepted() {
+        let sort = TaskSort::default();
+        for text in [
+            "0000-01-01T00:00:00+23:59",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999Z",
+            "9999-12-31T23:59:59.999-23:59",
+        ] {
+            let t = DateTime::parse_from_rfc3339(text).unwrap().to_utc();
+            let position = decode_cursor(&cursor_at(t), sort, &filter()).expect(text);
+            assert_eq!(position.value, SortValue::Timestamp(t), "{text}");
         }
     }
 }
