@@ -133,7 +133,11 @@ pub fn refine(spec: &str, roles: &[String]) -> String {
         (
             "/users",
             "q",
-            json!({ "maxLength": taskflow_core::query::MAX_QUERY_CHARS }),
+            // Core refuses control characters in the user search (no email or name has one).
+            json!({
+                "maxLength": taskflow_core::query::MAX_QUERY_CHARS,
+                "pattern": format!("^[^{CONTROL}]*$"),
+            }),
         ),
         ("/users", "limit", limit),
         ("/users", "page", page),
