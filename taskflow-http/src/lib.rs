@@ -185,8 +185,8 @@ fn role_names(policy: &taskflow_core::Policy) -> Vec<String> {
         .collect()
 }
 
-/// Memory for serialized task pages (see `page_memo`): ~1,000 pages of 20 tasks.
-const PAGE_MEMO_BYTES: u64 = 8 << 20;
+/// Memory for serialized task pages (see `page_memo`): the last page of ~500 listings.
+const PAGE_MEMO_BYTES: u64 = 4 << 20;
 
 /// The whole app for `tf`: API, OpenAPI document, Swagger UI and metrics, wrapped in the
 /// envelope (request ids, security headers, problem rendering, logs, metrics).

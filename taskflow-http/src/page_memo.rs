@@ -3,13 +3,16 @@
 //! A warm listing comes from core's cache, but turning its 20 tasks into JSON (ids and
 //! timestamps formatted, strings escaped, ~7 KB written) was the largest cost left per
 //! request. A page's bytes are a pure function of what identifies it: each task's id and
-//! version (every change to a task bumps its version) and the page info. That identity is
-//! the memo's key, so a stale body can never be served and nothing needs invalidating; a
-//! changed page simply has another key, and the old entry ages out.
+//! version (every change to a task bumps its version) and the page info. The memo keeps,
+//! per caller and query string, the last body with that identity, and serves it only when
+//! the page core returned has the same identity: a stale body can never be served, nothing
+//! needs invalidating, and a page that changes replaces its slot instead of piling up.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use moka::sync::Cache;
-use taskflow_core::{Page, Task, TaskId};
+use taskflow_core::{Page, Task, TaskId, UserId};
 
 use crate::dto::TaskPage;
 
@@ -42,10 +45,19 @@ impl PageKey {
     }
 }
 
-/// A bounded map from page identity to its serialized body (cheap to clone: shared).
+/// Which listing a slot holds: the caller and the raw query string.
+type Slot = (UserId, Box<str>);
+
+/// A page's identity and its serialized body.
+struct Memo {
+    key: PageKey,
+    body: Bytes,
+}
+
+/// A bounded map from listing to its last serialized page (cheap to clone: shared).
 #[derive(Clone)]
 pub(crate) struct PageMemo {
-    bodies: Cache<PageKey, Bytes>,
+    bodies: Cache<Slot, Arc<Memo>>,
 }
 
 impl PageMemo {
@@ -54,21 +66,37 @@ impl PageMemo {
         Self {
             bodies: Cache::builder()
                 .max_capacity(max_bytes)
-                .weigher(|key: &PageKey, body: &Bytes| {
-                    u32::try_from(key.weight() + body.len()).unwrap_or(u32::MAX)
+                .weigher(|slot: &Slot, memo: &Arc<Memo>| {
+                    let bytes = slot.1.len() + memo.key.weight() + memo.body.len();
+                    u32::try_from(bytes).unwrap_or(u32::MAX)
                 })
                 .build(),
         }
     }
 
-    /// The JSON body of `page`, serialized at most once while it stays unchanged.
-    pub(crate) fn body(&self, page: Page<Task>) -> serde_json::Result<Bytes> {
+    /// The JSON body of `page`, the answer to `caller`'s listing `query`: serialized at
+    /// most once while the page stays unchanged.
+    pub(crate) fn body(
+        &self,
+        caller: UserId,
+        query: &str,
+        page: Page<Task>,
+    ) -> serde_json::Result<Bytes> {
         let key = PageKey::of(&page);
-        if let Some(body) = self.bodies.get(&key) {
-            return Ok(body);
+        let slot: Slot = (caller, query.into());
+        if let Some(memo) = self.bodies.get(&slot)
+            && memo.key == key
+        {
+            return Ok(memo.body.clone());
         }
         let body = Bytes::from(crate::response::to_json(&TaskPage::from(page))?);
-        self.bodies.insert(key, body.clone());
+        self.bodies.insert(
+            slot,
+            Arc::new(Memo {
+                key,
+                body: body.clone(),
+            }),
+        );
         Ok(body)
     }
 }
@@ -109,19 +137,31 @@ mod tests {
     #[test]
     fn a_changed_task_or_page_info_gives_a_fresh_body() {
         let memo = PageMemo::new(1 << 20);
+        let caller = UserId::new();
         let mut t = task("first");
-        let first = memo.body(page_of(vec![t.clone()])).unwrap();
-        assert_eq!(first, memo.body(page_of(vec![t.clone()])).unwrap());
+        let first = memo.body(caller, "", page_of(vec![t.clone()])).unwrap();
+        assert_eq!(
+            first,
+            memo.body(caller, "", page_of(vec![t.clone()])).unwrap()
+        );
 
         t.title = "second".into();
         t.version += 1;
-        let changed = memo.body(page_of(vec![t.clone()])).unwrap();
+        let changed = memo.body(caller, "", page_of(vec![t.clone()])).unwrap();
         assert!(String::from_utf8_lossy(&changed).contains("second"));
 
-        let mut other_cursor = page_of(vec![t]);
+        let mut other_cursor = page_of(vec![t.clone()]);
         other_cursor.next_cursor = Some("c2".into());
-        let body = memo.body(other_cursor).unwrap();
+        let body = memo.body(caller, "", other_cursor).unwrap();
         assert!(String::from_utf8_lossy(&body).contains("\"c2\""));
+
+        // Another caller or query has its own slot; the first slot is unchanged.
+        let other = memo
+            .body(UserId::new(), "", page_of(vec![t.clone()]))
+            .unwrap();
+        assert!(String::from_utf8_lossy(&other).contains("\"c1\""));
+        let again = memo.body(caller, "limit=1", page_of(vec![t])).unwrap();
+        assert!(String::from_utf8_lossy(&again).contains("\"c1\""));
     }
 
     #[test]
@@ -129,7 +169,12 @@ mod tests {
         let memo = PageMemo::new(1 << 20);
         let page = page_of(vec![task("a"), task("b")]);
         let direct = serde_json::to_vec(&TaskPage::from(page.clone())).unwrap();
-        assert_eq!(memo.body(page.clone()).unwrap(), direct);
-        assert_eq!(memo.body(page).unwrap(), direct, "from the memo");
+        let caller = UserId::new();
+        assert_eq!(memo.body(caller, "q=a", page.clone()).unwrap(), direct);
+        assert_eq!(
+            memo.body(caller, "q=a", page).unwrap(),
+            direct,
+            "from the memo"
+        );
     }
 }

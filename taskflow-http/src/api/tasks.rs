@@ -112,6 +112,7 @@ impl TasksApi {
         &self,
         tf: Data<&TaskFlow>,
         memo: Data<&PageMemo>,
+        req: &Request,
         auth: BearerAuth,
         /// Comma list of `todo`, `in_progress`, `done`, `cancelled`.
         status: Query<Option<String>>,
@@ -163,8 +164,9 @@ impl TasksApi {
             .list_tasks(&auth.0, query)
             .await
             .map_err(ApiError::from_query)?;
+        let listing = req.uri().query().unwrap_or_default();
         let body = memo
-            .body(page)
+            .body(auth.0.user_id, listing, page)
             .map_err(|e| ApiError::internal(Some(e.into())))?;
         Ok(JsonBytes(body, PhantomData))
     }
