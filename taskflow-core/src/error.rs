@@ -1,5 +1,9 @@
-//! The one error type of the library. Each variant maps to exactly one code of the HTTP
-//! contract (`API.md`), so every frontend translates errors with a single `match`.
+//! The one error type of the library and the codes it is known by.
+//!
+//! [`ErrorCode`] owns every code string of the HTTP contract (`docs/http-api.md`) and the
+//! Python exceptions (`docs/python-api.md`); each [`Error`] variant has exactly one code, so
+//! every frontend translates errors with one exhaustive `match` on [`ErrorCode`]. Messages a
+//! user sees are worded here (stores report a [`Conflict`], never a sentence).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -30,7 +34,7 @@ pub enum Error {
     },
     /// The operation clashes with current state (duplicate email, last active admin). Code `conflict`.
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Conflict),
     /// The caller's expected version is not the current one. Code `version_mismatch`.
     #[error("version mismatch: the task is at version {current}")]
     VersionMismatch {
@@ -59,18 +63,19 @@ pub enum Error {
 }
 
 impl Error {
-    /// The stable, machine-readable code of this error (the `code` field of `API.md`).
-    pub fn code(&self) -> &'static str {
+    /// The stable, machine-readable code of this error (the `code` field of the HTTP
+    /// contract); [`ErrorCode::as_str`] gives its string.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Error::Validation(_) => "validation_failed",
-            Error::NotFound { .. } => "not_found",
-            Error::Conflict(_) => "conflict",
-            Error::VersionMismatch { .. } => "version_mismatch",
-            Error::Unauthenticated(_) => "unauthenticated",
-            Error::Forbidden(_) => "forbidden",
-            Error::RateLimited { .. } => "rate_limited",
-            Error::Unavailable(_) => "unavailable",
-            Error::Internal(_) => "internal",
+            Error::Validation(_) => ErrorCode::ValidationFailed,
+            Error::NotFound { .. } => ErrorCode::NotFound,
+            Error::Conflict(_) => ErrorCode::Conflict,
+            Error::VersionMismatch { .. } => ErrorCode::VersionMismatch,
+            Error::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::RateLimited { .. } => ErrorCode::RateLimited,
+            Error::Unavailable(_) => ErrorCode::Unavailable,
+            Error::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -99,6 +104,156 @@ impl Error {
         let mut errors = ValidationErrors::new();
         errors.add(field, message);
         Error::Validation(errors)
+    }
+}
+
+/// Every error code of TaskFlow, the single owner of the code strings.
+///
+/// Most codes are those of [`Error`]'s variants; four belong to the transport and are
+/// produced by frontends before core is reached (`malformed_request`, `method_not_allowed`,
+/// `payload_too_large`, `unsupported_media_type`). The enum is deliberately exhaustive: a
+/// new code fails to compile in every frontend until each maps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorCode {
+    /// The request cannot be read: not JSON, wrong JSON types, a bad query parameter.
+    MalformedRequest,
+    /// Missing, malformed, expired or revoked credentials; wrong password; disabled account.
+    Unauthenticated,
+    /// Authenticated but not permitted.
+    Forbidden,
+    /// No such resource, or not visible to the caller.
+    NotFound,
+    /// The method is not served on this path.
+    MethodNotAllowed,
+    /// The operation clashes with current state.
+    Conflict,
+    /// The caller's expected version is not the current one.
+    VersionMismatch,
+    /// The request body is over the size limit.
+    PayloadTooLarge,
+    /// The request body has a media type the operation does not take.
+    UnsupportedMediaType,
+    /// One or more input fields are invalid.
+    ValidationFailed,
+    /// Too many attempts or requests.
+    RateLimited,
+    /// A dependency cannot be reached.
+    Unavailable,
+    /// A bug or an unexpected state.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, in the order of the HTTP status each answers with.
+    pub const ALL: [ErrorCode; 13] = [
+        ErrorCode::MalformedRequest,
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Conflict,
+        ErrorCode::VersionMismatch,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::ValidationFailed,
+        ErrorCode::RateLimited,
+        ErrorCode::Internal,
+        ErrorCode::Unavailable,
+    ];
+
+    /// The code's stable string (`validation_failed`, `not_found`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedRequest => "malformed_request",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::VersionMismatch => "version_mismatch",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::ValidationFailed => "validation_failed",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for ErrorCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// What a [`Error::Conflict`] clashed with. Stores and services report the kind; core words
+/// the message, so every store says the same thing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Conflict {
+    /// Another user has this email.
+    EmailTaken,
+    /// A record with this id exists already (`"task"`, `"user"`).
+    IdTaken(&'static str),
+    /// The write would leave no active admin.
+    LastActiveAdmin,
+    /// Another administrator change holds the guard; the caller may retry.
+    AdminChangeInProgress,
+    /// Optimistic writes kept losing to concurrent ones; the caller may retry.
+    Contended(Contended),
+}
+
+/// What kept changing under an optimistic write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Contended {
+    /// One task.
+    Task,
+    /// A set of tasks (bulk status).
+    Tasks,
+    /// A user (admin update).
+    User,
+    /// The caller's own account (profile, password).
+    Account,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Conflict::EmailTaken => f.write_str("email already registered"),
+            Conflict::IdTaken(resource) => write!(f, "{resource} id already exists"),
+            Conflict::LastActiveAdmin => {
+                f.write_str("the last active admin cannot be demoted or disabled")
+            }
+            Conflict::AdminChangeInProgress => {
+                f.write_str("another administrator change is in progress; retry")
+            }
+            Conflict::Contended(what) => f.write_str(match what {
+                Contended::Task => "the task is being changed concurrently; retry",
+                Contended::Tasks => "the tasks are being changed concurrently; retry",
+                Contended::User => "the user is being changed concurrently; retry",
+                Contended::Account => "the account is being changed concurrently; retry",
+            }),
+        }
+    }
+}
+
+impl From<Conflict> for Error {
+    fn from(conflict: Conflict) -> Self {
+        Error::Conflict(conflict)
     }
 }
 

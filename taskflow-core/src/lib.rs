@@ -195,7 +195,7 @@ pub use cache::{Cache, CacheEntry, CacheKey, CacheMetrics, CacheValue, Cached};
 #[cfg(feature = "moka")]
 pub use cache::{CacheConfig, MokaCache};
 pub use clock::{Clock, ManualClock, SystemClock, to_millis};
-pub use error::{BoxError, Error, Result, ValidationErrors};
+pub use error::{BoxError, Conflict, Contended, Error, ErrorCode, Result, ValidationErrors};
 pub use ids::{SessionId, TaskId, UserId};
 pub use memory::MemoryStore;
 pub use query::{

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::auth::SessionRecord;
-use crate::error::{Error, Result};
+use crate::error::{Conflict, Result};
 use crate::ids::{SessionId, TaskId, UserId};
 use crate::query::{ListRequest, TaskSlice};
 use crate::rbac::Scope;
@@ -82,10 +82,10 @@ impl UserStore for MemoryStore {
     async fn insert_user(&self, user: &UserRecord) -> Result<()> {
         let mut data = self.write();
         if data.emails.contains_key(&user.user.email) {
-            return Err(Error::Conflict("email already registered".into()));
+            return Err(Conflict::EmailTaken.into());
         }
         if data.users.contains_key(&user.user.id) {
-            return Err(Error::Conflict("user id already exists".into()));
+            return Err(Conflict::IdTaken("user").into());
         }
         data.emails.insert(user.user.email.clone(), user.user.id);
         data.users.insert(user.user.id, user.clone());
@@ -114,9 +114,7 @@ impl UserStore for MemoryStore {
             return Ok(false);
         }
         if keep_an_active_admin && data.active_admins_after(user) == 0 {
-            return Err(Error::Conflict(
-                "the last active admin cannot be demoted or disabled".into(),
-            ));
+            return Err(Conflict::LastActiveAdmin.into());
         }
         data.users.insert(user.user.id, user.clone());
         Ok(true)
@@ -223,7 +221,7 @@ impl TaskStore for MemoryStore {
     async fn insert_tasks(&self, tasks: &[Task]) -> Result<()> {
         let mut data = self.write();
         if tasks.iter().any(|t| data.tasks.contains_key(&t.id)) {
-            return Err(Error::Conflict("task id already exists".into()));
+            return Err(Conflict::IdTaken("task").into());
         }
         for task in tasks {
             data.tasks_by_owner

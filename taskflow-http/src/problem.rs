@@ -13,7 +13,7 @@ use poem::{IntoResponse, Response};
 use poem_openapi::registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, Registry};
 use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Object, OperationId};
-use taskflow_core::Error;
+use taskflow_core::{Error, ErrorCode};
 
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -48,7 +48,7 @@ pub struct ProblemBody {
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     detail: String,
     errors: Option<BTreeMap<String, Vec<String>>>,
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -56,10 +56,104 @@ pub struct ApiError {
     source: Option<taskflow_core::BoxError>,
 }
 
+/// The HTTP meaning of a code: its status, the problem title, and the description the
+/// OpenAPI document gives it (`None`: not listed on every operation).
+///
+/// The one place that maps codes to HTTP; exhaustive, so a new core code cannot be
+/// forgotten here.
+fn http_of(code: ErrorCode) -> (StatusCode, &'static str, Option<&'static str>) {
+    use ErrorCode as C;
+    match code {
+        C::MalformedRequest => (
+            StatusCode::BAD_REQUEST,
+            "Malformed request",
+            Some(
+                "`malformed_request`: the body is not valid JSON, a field has the wrong JSON type, or a query parameter is invalid.",
+            ),
+        ),
+        C::Unauthenticated => (
+            StatusCode::UNAUTHORIZED,
+            "Unauthenticated",
+            Some(
+                "`unauthenticated`: missing, malformed, expired or revoked token; wrong credentials; disabled account.",
+            ),
+        ),
+        C::Forbidden => (
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            Some("`forbidden`: authenticated, but the role lacks the permission."),
+        ),
+        C::NotFound => (
+            StatusCode::NOT_FOUND,
+            "Not found",
+            Some(
+                "`not_found`: no such resource, or it belongs to another user; a malformed id is also `404`.",
+            ),
+        ),
+        C::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", None),
+        C::Conflict => (
+            StatusCode::CONFLICT,
+            "Conflict",
+            Some("`conflict`: duplicate email, or demoting/disabling the last active admin."),
+        ),
+        C::VersionMismatch => (
+            StatusCode::PRECONDITION_FAILED,
+            "Version mismatch",
+            Some("`version_mismatch`: `If-Match` does not match the task's current version."),
+        ),
+        C::PayloadTooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Payload too large",
+            Some("`payload_too_large`: the body is over 64 KiB."),
+        ),
+        C::UnsupportedMediaType => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported media type",
+            Some("`unsupported_media_type`: the body is not `application/json`."),
+        ),
+        C::ValidationFailed => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Validation failed",
+            Some(
+                "`validation_failed`: field values are invalid or unknown; `errors` lists every failing field.",
+            ),
+        ),
+        C::RateLimited => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many requests",
+            Some(
+                "`rate_limited`: a rate limit or the login throttle; retry after `Retry-After` seconds.",
+            ),
+        ),
+        C::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service unavailable",
+            Some("`unavailable`: the store cannot be reached; retry after `Retry-After` seconds."),
+        ),
+        C::Internal => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal error",
+            Some("`internal`: a bug; the body carries no detail beyond the request id."),
+        ),
+    }
+}
+
+/// The headers the OpenAPI document lists for a code's response.
+fn documented_headers(code: ErrorCode) -> &'static [&'static str] {
+    match code {
+        ErrorCode::Unauthenticated => &["WWW-Authenticate"],
+        ErrorCode::VersionMismatch => &["ETag"],
+        ErrorCode::RateLimited => &["Retry-After", "RateLimit-Policy", "RateLimit"],
+        ErrorCode::Unavailable => &["Retry-After"],
+        _ => &[],
+    }
+}
+
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    /// An error with the status its code answers with.
+    fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self {
-            status,
+            status: http_of(code).0,
             code,
             detail: detail.into(),
             errors: None,
@@ -70,7 +164,7 @@ impl ApiError {
 
     /// `400 malformed_request`.
     pub fn malformed(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "malformed_request", detail)
+        Self::new(ErrorCode::MalformedRequest, detail)
     }
 
     /// `400 malformed_request` listing the bad query parameters.
@@ -90,18 +184,14 @@ impl ApiError {
             1 => "1 field is invalid".to_owned(),
             n => format!("{n} fields are invalid"),
         };
-        let mut e = Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            detail,
-        );
+        let mut e = Self::new(ErrorCode::ValidationFailed, detail);
         e.errors = Some(errors);
         e
     }
 
     /// `401 unauthenticated` with `WWW-Authenticate: Bearer`.
     pub fn unauthenticated(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail).with_header(
+        Self::new(ErrorCode::Unauthenticated, detail).with_header(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer realm=\"taskflow\""),
         )
@@ -109,38 +199,32 @@ impl ApiError {
 
     /// `404 not_found`.
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+        Self::new(ErrorCode::NotFound, detail)
     }
 
     /// `412 version_mismatch`.
     pub fn precondition_failed(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::PRECONDITION_FAILED, "version_mismatch", detail)
+        Self::new(ErrorCode::VersionMismatch, detail)
     }
 
     /// `413 payload_too_large`.
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             format!("the request body is over the limit of {limit} bytes"),
         )
     }
 
     /// `415 unsupported_media_type`.
     pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            detail,
-        )
+        Self::new(ErrorCode::UnsupportedMediaType, detail)
     }
 
     /// `429 rate_limited` with `Retry-After` in whole seconds (at least 1).
     pub fn rate_limited(retry_after: Duration) -> Self {
         let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
         Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             format!("too many requests, retry in {secs} s"),
         )
         .with_header(header::RETRY_AFTER, HeaderValue::from(secs))
@@ -148,7 +232,7 @@ impl ApiError {
 
     /// `503 unavailable` with `Retry-After`.
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail).with_header(
+        Self::new(ErrorCode::Unavailable, detail).with_header(
             header::RETRY_AFTER,
             HeaderValue::from(UNAVAILABLE_RETRY_AFTER),
         )
@@ -157,8 +241,7 @@ impl ApiError {
     /// `500 internal`; the detail sent is fixed, the source is only logged.
     pub fn internal(source: Option<taskflow_core::BoxError>) -> Self {
         let mut e = Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "internal error; quote the request id when reporting it",
         );
         e.source = source;
@@ -183,7 +266,7 @@ impl ApiError {
     }
 
     /// The API error code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         self.code
     }
 
@@ -200,10 +283,10 @@ impl ApiError {
     pub fn body(&self, request_id: &str) -> ProblemBody {
         ProblemBody {
             kind: format!("https://taskflow.dev/problems/{}", self.code),
-            title: title_of(self.code).to_owned(),
+            title: http_of(self.code).1.to_owned(),
             status: self.status.as_u16(),
             detail: self.detail.clone(),
-            code: self.code.to_owned(),
+            code: self.code.as_str().to_owned(),
             errors: self.errors.clone(),
             request_id: request_id.to_owned(),
         }
@@ -214,9 +297,11 @@ impl ApiError {
         if self.status.is_server_error() {
             match &self.source {
                 Some(source) => {
-                    tracing::error!(code = self.code, error = %source, error_debug = ?source, "request failed")
+                    tracing::error!(code = self.code.as_str(), error = %source, error_debug = ?source, "request failed")
                 }
-                None => tracing::error!(code = self.code, detail = %self.detail, "request failed"),
+                None => {
+                    tracing::error!(code = self.code.as_str(), detail = %self.detail, "request failed")
+                }
             }
         }
         let body = serde_json::to_vec(&poem_openapi::types::ToJSON::to_json(
@@ -234,36 +319,18 @@ impl ApiError {
     }
 }
 
-fn title_of(code: &str) -> &'static str {
-    match code {
-        "malformed_request" => "Malformed request",
-        "unauthenticated" => "Unauthenticated",
-        "forbidden" => "Forbidden",
-        "not_found" => "Not found",
-        "method_not_allowed" => "Method not allowed",
-        "conflict" => "Conflict",
-        "version_mismatch" => "Version mismatch",
-        "payload_too_large" => "Payload too large",
-        "unsupported_media_type" => "Unsupported media type",
-        "validation_failed" => "Validation failed",
-        "rate_limited" => "Too many requests",
-        "unavailable" => "Service unavailable",
-        _ => "Internal error",
-    }
-}
-
 impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
         match err {
             Error::Validation(v) => Self::validation(v.fields().clone()),
             Error::NotFound { resource } => Self::not_found(format!("{resource} not found")),
-            Error::Conflict(msg) => Self::new(StatusCode::CONFLICT, "conflict", msg),
+            Error::Conflict(conflict) => Self::new(ErrorCode::Conflict, conflict.to_string()),
             Error::VersionMismatch { current } => Self::precondition_failed(format!(
                 "If-Match does not match the current version ({current})"
             ))
             .with_header(header::ETAG, etag_value(current)),
             Error::Unauthenticated(msg) => Self::unauthenticated(msg),
-            Error::Forbidden(msg) => Self::new(StatusCode::FORBIDDEN, "forbidden", msg),
+            Error::Forbidden(msg) => Self::new(ErrorCode::Forbidden, msg),
             Error::RateLimited { retry_after } => Self::rate_limited(retry_after),
             Error::Unavailable(source) => {
                 let mut e = Self::unavailable("the store cannot be reached; retry later");
@@ -291,7 +358,8 @@ impl poem::error::ResponseError for ApiError {
 
     fn as_response(&self) -> Response {
         // Only reached if something renders the error outside the envelope.
-        let mut clone = ApiError::new(self.status, self.code, self.detail.clone());
+        let mut clone = ApiError::new(self.code, self.detail.clone());
+        clone.status = self.status;
         clone.errors = self.errors.clone();
         clone.headers = self.headers.clone();
         clone.into_response_with_id("")
@@ -326,92 +394,39 @@ fn foreign(err: &poem::Error) -> ApiError {
         StatusCode::UNAUTHORIZED => ApiError::unauthenticated("a bearer token is required"),
         StatusCode::NOT_FOUND => ApiError::not_found("no such resource"),
         StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
-            status,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "this method is not allowed on this resource",
         ),
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::payload_too_large(crate::BODY_LIMIT),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::unsupported_media_type(err.to_string()),
-        s if s.is_client_error() => ApiError::new(s, "malformed_request", err.to_string()),
+        s if s.is_client_error() => {
+            let mut e = ApiError::malformed(err.to_string());
+            e.status = s;
+            e
+        }
         StatusCode::SERVICE_UNAVAILABLE => ApiError::unavailable("temporarily unavailable"),
         _ => ApiError::internal(Some(err.to_string().into())),
     }
 }
 
-/// Every error status the API can answer, for the OpenAPI document.
-const ERROR_RESPONSES: &[(u16, &str, &[&str])] = &[
-    (
-        400,
-        "`malformed_request`: the body is not valid JSON, a field has the wrong JSON type, or a query parameter is invalid.",
-        &[],
-    ),
-    (
-        401,
-        "`unauthenticated`: missing, malformed, expired or revoked token; wrong credentials; disabled account.",
-        &["WWW-Authenticate"],
-    ),
-    (
-        403,
-        "`forbidden`: authenticated, but the role lacks the permission.",
-        &[],
-    ),
-    (
-        404,
-        "`not_found`: no such resource, or it belongs to another user; a malformed id is also `404`.",
-        &[],
-    ),
-    (
-        409,
-        "`conflict`: duplicate email, or demoting/disabling the last active admin.",
-        &[],
-    ),
-    (
-        412,
-        "`version_mismatch`: `If-Match` does not match the task's current version.",
-        &["ETag"],
-    ),
-    (413, "`payload_too_large`: the body is over 64 KiB.", &[]),
-    (
-        415,
-        "`unsupported_media_type`: the body is not `application/json`.",
-        &[],
-    ),
-    (
-        422,
-        "`validation_failed`: field values are invalid or unknown; `errors` lists every failing field.",
-        &[],
-    ),
-    (
-        429,
-        "`rate_limited`: a rate limit or the login throttle; retry after `Retry-After` seconds.",
-        &["Retry-After", "RateLimit-Policy", "RateLimit"],
-    ),
-    (
-        500,
-        "`internal`: a bug; the body carries no detail beyond the request id.",
-        &[],
-    ),
-    (
-        503,
-        "`unavailable`: the store cannot be reached; retry after `Retry-After` seconds.",
-        &["Retry-After"],
-    ),
-];
-
 impl ApiResponse for ApiError {
     fn meta() -> MetaResponses {
         MetaResponses {
-            responses: ERROR_RESPONSES
-                .iter()
-                .map(|(status, description, headers)| MetaResponse {
+            responses: ErrorCode::ALL
+                .into_iter()
+                .filter_map(|code| {
+                    let (status, _, description) = http_of(code);
+                    Some((code, status, description?))
+                })
+                .map(|(code, status, description)| MetaResponse {
                     description,
-                    status: Some(*status),
+                    status: Some(status.as_u16()),
                     status_range: None,
                     content: vec![MetaMediaType {
                         content_type: PROBLEM_JSON,
                         schema: ProblemBody::schema_ref(),
                     }],
-                    headers: headers
+                    headers: documented_headers(code)
                         .iter()
                         .map(|name| MetaHeader {
                             name: (*name).to_owned(),

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use taskflow_core::Error;
+use pyo3::types::PyType;
+use taskflow_core::{Error, ErrorCode};
 
 create_exception!(
     taskflow,
@@ -73,25 +74,37 @@ impl From<Error> for TfError {
     }
 }
 
+/// The exception class of a code: the one mapping of codes to Python. Exhaustive, so a
+/// new core code cannot be forgotten; transport-only codes never reach Python and fall
+/// back to the base class.
+fn exception_of(py: Python<'_>, code: ErrorCode) -> Bound<'_, PyType> {
+    use ErrorCode as C;
+    match code {
+        C::ValidationFailed => py.get_type::<ValidationError>(),
+        C::NotFound => py.get_type::<NotFoundError>(),
+        C::Conflict => py.get_type::<ConflictError>(),
+        C::VersionMismatch => py.get_type::<VersionMismatchError>(),
+        C::Unauthenticated => py.get_type::<AuthenticationError>(),
+        C::Forbidden => py.get_type::<PermissionDeniedError>(),
+        C::RateLimited => py.get_type::<RateLimitedError>(),
+        C::Unavailable => py.get_type::<UnavailableError>(),
+        C::Internal
+        | C::MalformedRequest
+        | C::MethodNotAllowed
+        | C::PayloadTooLarge
+        | C::UnsupportedMediaType => py.get_type::<TaskFlowError>(),
+    }
+}
+
 /// The only mapping of core errors to Python exceptions.
 impl From<TfError> for PyErr {
     fn from(TfError(err): TfError) -> PyErr {
         let message = err.to_string();
         let code = err.code();
-        let pyerr = match &err {
-            Error::Validation(_) => ValidationError::new_err(message),
-            Error::NotFound { .. } => NotFoundError::new_err(message),
-            Error::Conflict(_) => ConflictError::new_err(message),
-            Error::VersionMismatch { .. } => VersionMismatchError::new_err(message),
-            Error::Unauthenticated(_) => AuthenticationError::new_err(message),
-            Error::Forbidden(_) => PermissionDeniedError::new_err(message),
-            Error::RateLimited { .. } => RateLimitedError::new_err(message),
-            Error::Unavailable(_) => UnavailableError::new_err(message),
-            _ => TaskFlowError::new_err(message),
-        };
         Python::attach(|py| {
+            let pyerr = PyErr::from_type(exception_of(py, code), message);
             let value = pyerr.value(py);
-            let _ = value.setattr("code", code);
+            let _ = value.setattr("code", code.as_str());
             match &err {
                 Error::Validation(v) => {
                     let errors: BTreeMap<String, Vec<String>> = v.fields().clone();
@@ -105,51 +118,25 @@ impl From<TfError> for PyErr {
                 }
                 _ => {}
             }
-        });
-        pyerr
+            pyerr
+        })
     }
 }
 
-/// Registers the exception classes, each with its code as a class attribute too.
+/// Registers the exception classes, each with its code as a class attribute too (read from
+/// [`exception_of`], so the class attribute and the raised `.code` cannot disagree).
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    for (name, class, code) in [
-        ("TaskFlowError", py.get_type::<TaskFlowError>(), "internal"),
-        (
-            "ValidationError",
-            py.get_type::<ValidationError>(),
-            "validation_failed",
-        ),
-        ("NotFoundError", py.get_type::<NotFoundError>(), "not_found"),
-        ("ConflictError", py.get_type::<ConflictError>(), "conflict"),
-        (
-            "VersionMismatchError",
-            py.get_type::<VersionMismatchError>(),
-            "version_mismatch",
-        ),
-        (
-            "AuthenticationError",
-            py.get_type::<AuthenticationError>(),
-            "unauthenticated",
-        ),
-        (
-            "PermissionDeniedError",
-            py.get_type::<PermissionDeniedError>(),
-            "forbidden",
-        ),
-        (
-            "RateLimitedError",
-            py.get_type::<RateLimitedError>(),
-            "rate_limited",
-        ),
-        (
-            "UnavailableError",
-            py.get_type::<UnavailableError>(),
-            "unavailable",
-        ),
-    ] {
-        class.setattr("code", code)?;
-        m.add(name, class)?;
+    let base = py.get_type::<TaskFlowError>();
+    base.setattr("code", ErrorCode::Internal.as_str())?;
+    m.add("TaskFlowError", &base)?;
+    for code in ErrorCode::ALL {
+        let class = exception_of(py, code);
+        if class.is(&base) {
+            continue;
+        }
+        class.setattr("code", code.as_str())?;
+        m.add(class.name()?, class)?;
     }
     Ok(())
 }

@@ -89,9 +89,9 @@ use mongodb::bson::{Document, doc};
 use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Collection, Database, IndexModel};
 use taskflow_core::{
-    Error, ListRequest, Result, Scope, SessionId, SessionRecord, SessionStore, StatsRequest, Store,
-    Task, TaskId, TaskSlice, TaskStats, TaskStore, User, UserId, UserListRequest, UserRecord,
-    UserStore,
+    Conflict, Error, ListRequest, Result, Scope, SessionId, SessionRecord, SessionStore,
+    StatsRequest, Store, Task, TaskId, TaskSlice, TaskStats, TaskStore, User, UserId,
+    UserListRequest, UserRecord, UserStore,
 };
 
 use crate::docs::{ACTIVE, REVOKED, id_str, ms};
@@ -326,9 +326,7 @@ impl MongoStore {
                 Err(e) => return Err(db(e)),
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(Error::Conflict(
-                    "another administrator change is in progress; retry".into(),
-                ));
+                return Err(Conflict::AdminChangeInProgress.into());
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -363,9 +361,7 @@ impl UserStore for MongoStore {
     async fn insert_user(&self, user: &UserRecord) -> Result<()> {
         match self.users.insert_one(docs::user_doc(user)).await {
             Ok(_) => Ok(()),
-            Err(e) if is_duplicate_key(&e) => {
-                Err(Error::Conflict("email already registered".into()))
-            }
+            Err(e) if is_duplicate_key(&e) => Err(Conflict::EmailTaken.into()),
             Err(e) => Err(db(e)),
         }
     }
@@ -402,9 +398,7 @@ impl UserStore for MongoStore {
                 .await?;
             let stays_admin = user.user.role.is_admin() && !user.user.disabled;
             if others == 0 && !stays_admin {
-                return Err(Error::Conflict(
-                    "the last active admin cannot be demoted or disabled".into(),
-                ));
+                return Err(Conflict::LastActiveAdmin.into());
             }
             self.replace_user_doc(user).await
         }
@@ -540,7 +534,7 @@ impl TaskStore for MongoStore {
     async fn insert_task(&self, task: &Task) -> Result<()> {
         match self.tasks.insert_one(docs::task_doc(task)).await {
             Ok(_) => Ok(()),
-            Err(e) if is_duplicate_key(&e) => Err(Error::Conflict("task id already exists".into())),
+            Err(e) if is_duplicate_key(&e) => Err(Conflict::IdTaken("task").into()),
             Err(e) => Err(db(e)),
         }
     }
@@ -555,7 +549,7 @@ impl TaskStore for MongoStore {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if is_duplicate_key(&e) => Err(Error::Conflict("task id already exists".into())),
+            Err(e) if is_duplicate_key(&e) => Err(Conflict::IdTaken("task").into()),
             Err(e) => Err(db(e)),
         }
     }

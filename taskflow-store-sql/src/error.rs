@@ -1,6 +1,6 @@
 //! Mapping sqlx errors to TaskFlow's error codes.
 
-use taskflow_core::Error;
+use taskflow_core::{Conflict, Error};
 
 /// A database failure as a TaskFlow error: unreachable or overloaded databases are
 /// `unavailable` (retryable), everything else `internal`. The sqlx error is kept as source.
@@ -35,10 +35,10 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
 
 /// The error for a duplicate email.
 pub(crate) fn duplicate_email() -> Error {
-    Error::Conflict("email already registered".into())
+    Conflict::EmailTaken.into()
 }
 
 /// The error for a guarded write that would leave no active admin.
 pub(crate) fn last_admin() -> Error {
-    Error::Conflict("the last active admin cannot be demoted or disabled".into())
+    Conflict::LastActiveAdmin.into()
 }

@@ -512,7 +512,7 @@ fn replace_task_query(
 
 fn duplicate_task(e: sqlx::Error) -> Error {
     if is_unique_violation(&e) {
-        Error::Conflict("task id already exists".into())
+        taskflow_core::Conflict::IdTaken("task").into()
     } else {
         db(e)
     }

@@ -590,7 +590,7 @@ fn seen_error(e: Error) -> SeenError {
         _ => BTreeMap::new(),
     };
     SeenError {
-        code: e.code(),
+        code: e.code().as_str(),
         message: e.to_string(),
         fields,
     }

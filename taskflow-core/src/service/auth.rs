@@ -2,17 +2,16 @@
 
 use crate::auth::password::Verified;
 use crate::auth::{SessionRecord, TokenPair, refresh};
-use crate::error::{Error, Result};
+use crate::error::{Contended, Error, Result};
 use crate::ids::{SessionId, UserId};
 use crate::rbac::{Principal, Role};
 use crate::user::{ProfileUpdate, Registration, User, UserRecord, check_password, normalize_name};
 
 use super::TaskFlow;
+use super::optimistic::retry_lost_races;
 
 const BAD_CREDENTIALS: Error = Error::Unauthenticated("invalid email or password");
 const BAD_REFRESH: Error = Error::Unauthenticated("invalid or expired refresh token");
-/// Attempts of an optimistic read-modify-write before giving up.
-pub(super) const MAX_ATTEMPTS: usize = 16;
 
 impl TaskFlow {
     /// Creates an account with role `user`.
@@ -317,19 +316,15 @@ impl TaskFlow {
         principal: &Principal,
         mut change: impl FnMut(&mut UserRecord) -> bool,
     ) -> Result<User> {
-        for _ in 0..MAX_ATTEMPTS {
+        retry_lost_races!(Contended::Account, |_| {
             let mut record = self.load_self(principal).await?;
             if !change(&mut record) {
                 return Ok(record.user);
             }
             record.user.updated_at = self.now();
             record.version += 1;
-            if self.inner.store.replace_user(&record, false).await? {
-                return Ok(record.user);
-            }
-        }
-        Err(Error::Conflict(
-            "the account is being changed concurrently; retry".into(),
-        ))
+            let written = self.inner.store.replace_user(&record, false).await?;
+            written.then_some(record.user)
+        })
     }
 }

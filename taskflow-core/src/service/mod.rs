@@ -2,6 +2,7 @@
 //! here, in core, so every frontend enforces the same rules.
 
 mod auth;
+mod optimistic;
 mod tasks;
 mod users;
 

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use crate::clock::to_seconds;
-use crate::error::{Error, Result};
+use crate::error::{Contended, Error, Result};
 use crate::ids::{TaskId, UserId};
 use crate::query::{Page, TaskQuery};
 use crate::rbac::{Permission, Principal, Scope};
@@ -11,7 +11,7 @@ use crate::stats::{StatsRequest, TaskStats};
 use crate::task::{NewTask, Status, Task, TaskPatch, ValidPatch};
 
 use super::TaskFlow;
-use super::auth::MAX_ATTEMPTS;
+use super::optimistic::retry_lost_races;
 
 /// Most ids in one bulk status change.
 pub const MAX_BULK_IDS: usize = 100;
@@ -66,7 +66,7 @@ impl TaskFlow {
         let scope = self.write_scope(principal)?;
         let patch = patch.validate()?;
         let store = &self.inner.store;
-        for _ in 0..MAX_ATTEMPTS {
+        retry_lost_races!(Contended::Task, |_| {
             let current = store
                 .get_task_for_update(scope, id)
                 .await?
@@ -81,13 +81,8 @@ impl TaskFlow {
             let Some(next) = patch.apply(&current, self.now()) else {
                 return Ok(current);
             };
-            if store.replace_task(&next).await? {
-                return Ok(next);
-            }
-        }
-        Err(Error::Conflict(
-            "the task is being changed concurrently; retry".into(),
-        ))
+            store.replace_task(&next).await?.then_some(next)
+        })
     }
 
     /// Deletes a task, only at `expected_version` when given.
@@ -99,7 +94,7 @@ impl TaskFlow {
     ) -> Result<()> {
         let scope = self.write_scope(principal)?;
         let store = &self.inner.store;
-        for _ in 0..MAX_ATTEMPTS {
+        retry_lost_races!(Contended::Task, |_| {
             let current = store
                 .get_task_for_update(scope, id)
                 .await?
@@ -111,16 +106,11 @@ impl TaskFlow {
                     current: current.version,
                 });
             }
-            if store
+            store
                 .delete_task(current.owner_id, id, expected_version)
                 .await?
-            {
-                return Ok(());
-            }
-        }
-        Err(Error::Conflict(
-            "the task is being changed concurrently; retry".into(),
-        ))
+                .then_some(())
+        })
     }
 
     /// Sets the status of up to 100 tasks; returns how many changed (tasks already in that
@@ -148,7 +138,7 @@ impl TaskFlow {
         let mut pending: Vec<TaskId> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
         let store = &self.inner.store;
         let mut changed = 0u64;
-        for attempt in 0..MAX_ATTEMPTS {
+        retry_lost_races!(Contended::Tasks, |attempt| {
             let tasks = store.get_tasks(scope, &pending).await?;
             // Before anything is written, a missing id fails the whole call. On a retry, an
             // id that vanished was deleted concurrently, after our check: that delete
@@ -167,10 +157,8 @@ impl TaskFlow {
                 return Ok(changed);
             }
             pending = unwritten;
-        }
-        Err(Error::Conflict(
-            "the tasks are being changed concurrently; retry".into(),
-        ))
+            None
+        })
     }
 
     /// A page of tasks. Users see their own; callers that may read all tasks see every

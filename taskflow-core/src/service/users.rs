@@ -1,13 +1,13 @@
 //! Administration of user accounts.
 
-use crate::error::{Error, Result, ValidationErrors};
+use crate::error::{Contended, Error, Result, ValidationErrors};
 use crate::ids::UserId;
 use crate::query::{Page, parse_limit, parse_page};
 use crate::rbac::{Permission, Principal, Role};
 use crate::user::{User, UserListRequest, UserQuery, UserUpdate};
 
 use super::TaskFlow;
-use super::auth::MAX_ATTEMPTS;
+use super::optimistic::retry_lost_races;
 
 impl TaskFlow {
     /// Lists users (requires [`Permission::ReadUsers`]), sorted by creation.
@@ -87,7 +87,7 @@ impl TaskFlow {
             return Err(Error::invalid("role", format!("unknown role {r}")));
         }
         let store = &self.inner.store;
-        for _ in 0..MAX_ATTEMPTS {
+        retry_lost_races!(Contended::User, |_| {
             let current = store
                 .get_user(id)
                 .await?
@@ -113,9 +113,7 @@ impl TaskFlow {
                 }
                 return Ok(next.user);
             }
-        }
-        Err(Error::Conflict(
-            "the user is being changed concurrently; retry".into(),
-        ))
+            None
+        })
     }
 }
