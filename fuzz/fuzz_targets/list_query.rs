@@ -5,14 +5,15 @@
 //! Invariants (the rules of `API.md`'s list query, restated independently):
 //! - the only error is `validation_failed`, and it names exactly the fields that break a
 //!   rule: an unknown status or priority, a tag not `[a-z0-9_-]{1,32}` after lower-casing,
-//!   a search over 200 characters or without words or with over 16 distinct words, an
+//!   a search over 200 characters or with over 16 distinct words, an
 //!   unknown sort, a limit outside 1-100, a page outside 1-1,000,000, `page` with
 //!   `cursor`, or (when all else is valid) a cursor not issued for this sort and filter;
 //! - an accepted query becomes exactly the request those rules describe: the limit asked
 //!   for (20 by default), page mode at the page asked for (1 by default) or keyset mode
 //!   after the cursor's position, de-duplicated statuses and priorities in input order,
-//!   the lower-cased tag, the distinct search words, instants truncated to milliseconds,
-//!   the overdue filter anchored at the clock, the scope it was given.
+//!   the lower-cased tag, the distinct search words (a non-blank search without any makes
+//!   a filter that matches nothing), instants truncated to milliseconds, the overdue
+//!   filter anchored at the clock, the scope it was given.
 #![no_main]
 
 use std::collections::BTreeSet;
@@ -117,6 +118,7 @@ fuzz_target!(|input: Input| {
         bad.insert("tag");
     }
     let mut words: Vec<String> = Vec::new();
+    let mut wordless = false;
     if let Some(q) = input.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         if q.chars().count() > MAX_QUERY_CHARS {
             bad.insert("q");
@@ -126,7 +128,8 @@ fuzz_target!(|input: Input| {
                     words.push(word);
                 }
             }
-            if words.is_empty() || words.len() > MAX_QUERY_WORDS {
+            wordless = words.is_empty();
+            if words.len() > MAX_QUERY_WORDS {
                 bad.insert("q");
             }
         }
@@ -213,6 +216,7 @@ fuzz_target!(|input: Input| {
     assert_eq!(Some(&filter.priorities), priorities.as_ref());
     assert_eq!(filter.tag, tag);
     assert_eq!(filter.words, words);
+    assert_eq!(filter.matches_nothing(), wordless, "matches nothing");
     assert_eq!(filter.due_before, instant(input.due_before).map(to_millis));
     assert_eq!(filter.due_after, instant(input.due_after).map(to_millis));
     assert_eq!(

@@ -39,7 +39,9 @@ pub struct TaskQuery {
     pub priority: Vec<String>,
     /// Only tasks carrying this tag.
     pub tag: Option<String>,
-    /// Full-text search: every word must prefix a word of the title or description.
+    /// Full-text search: every word (run of letters and digits) must prefix a word of the
+    /// title or description. Blank: no search. Text without a word (`%'_"`, what a person may
+    /// type in a search box) matches no task: an empty page, not a validation error.
     pub q: Option<String>,
     /// Only tasks due strictly before this instant.
     pub due_before: Option<DateTime<Utc>>,
@@ -237,6 +239,11 @@ pub struct TaskFilter {
     pub due_after: Option<DateTime<Utc>>,
     /// Overdue or not.
     pub overdue: Option<OverdueFilter>,
+    /// A search without a word was asked for: no task matches. Private so that stores never
+    /// see it: [`TaskFlow::list_tasks`](crate::TaskFlow::list_tasks) answers such a listing
+    /// with an empty page without asking the store (each store's empty word list means "no
+    /// search", and none could index a word-less query the same way).
+    matches_nothing: bool,
 }
 
 impl TaskFilter {
@@ -251,12 +258,20 @@ impl TaskFilter {
             due_before: None,
             due_after: None,
             overdue: None,
+            matches_nothing: false,
         }
+    }
+
+    /// Whether no task can match (a search without a word); core answers such a listing
+    /// itself, so stores never receive one.
+    pub fn matches_nothing(&self) -> bool {
+        self.matches_nothing
     }
 
     /// The reference predicate; stores must select exactly the tasks for which it holds.
     pub fn matches(&self, task: &Task) -> bool {
-        self.scope.contains(task.owner_id)
+        !self.matches_nothing
+            && self.scope.contains(task.owner_id)
             && (self.statuses.is_empty() || self.statuses.contains(&task.status))
             && (self.priorities.is_empty() || self.priorities.contains(&task.priority))
             && self.tag.as_ref().is_none_or(|t| task.tags.contains(t))
@@ -302,6 +317,11 @@ impl TaskFilter {
             Some(false) => "0",
             None => "",
         });
+        // Appended only when set, so cursors issued before the flag existed stay valid; and
+        // no cursor of a listing that matches something fits one that matches nothing.
+        if self.matches_nothing {
+            canon.push_str("|nothing");
+        }
         // FNV-1a: stable across builds and platforms, unlike std's hasher.
         let hash = canon.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
@@ -524,6 +544,10 @@ impl TaskQuery {
     /// Validates every field and builds the store request for `scope` (what
     /// [`TaskFlow::list_tasks`](crate::TaskFlow::list_tasks) does after deciding the scope
     /// from the caller's permissions). `now` anchors the `overdue` filter.
+    ///
+    /// A `q` without a letter or digit is valid and yields a request whose filter
+    /// [matches nothing](TaskFilter::matches_nothing); callers answer it with an empty page
+    /// rather than asking a store.
     pub fn into_request(self, scope: Scope, now: DateTime<Utc>) -> Result<ListRequest> {
         let mut errors = ValidationErrors::new();
         let statuses = parse_list::<Status>(&mut errors, "status", &self.status);
@@ -532,6 +556,7 @@ impl TaskQuery {
         if tag.as_deref().is_some_and(|t| !is_valid_tag(t)) {
             errors.add("tag", "must match [a-z0-9_-]{1,32}");
         }
+        let mut matches_nothing = false;
         let words = match self.q.as_deref().map(str::trim) {
             None | Some("") => Vec::new(),
             Some(q) if q.chars().count() > MAX_QUERY_CHARS => {
@@ -546,7 +571,8 @@ impl TaskQuery {
                     }
                 }
                 if words.is_empty() {
-                    errors.add("q", "must contain at least one letter or digit");
+                    // Punctuation only: a search for something no task's words can hold.
+                    matches_nothing = true;
                 } else if words.len() > MAX_QUERY_WORDS {
                     errors.add("q", format!("must have at most {MAX_QUERY_WORDS} words"));
                 }
@@ -577,6 +603,7 @@ impl TaskQuery {
                 overdue,
                 as_of: crate::clock::to_seconds(now),
             }),
+            matches_nothing,
         };
         let pagination = match self.cursor.as_deref() {
             Some(raw) if errors.is_empty() => match decode_cursor(raw, sort, &filter) {

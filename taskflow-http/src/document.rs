@@ -178,7 +178,42 @@ pub fn refine(spec: &str, roles: &[String]) -> String {
             .unwrap_or_else(|| panic!("GET {path} has ?{param}"));
         merge(&mut p["schema"], extra);
     }
+    plain_refs(&mut doc);
     doc.to_string()
+}
+
+/// Replaces poem-openapi's `{description, allOf: [{$ref}, {description}]}` (how it keeps a
+/// field's doc comment beside a reference, which OpenAPI 3.0 ignores next to `$ref`) by the
+/// plain `{$ref}`. Client generators take `allOf` as object composition: openapi-python-client
+/// drops every schema holding one around an enum ("Cannot take allOf a non-object"), so a
+/// generated client could not read a task. The referenced schema keeps its own description.
+fn plain_refs(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let reference = map
+                .get("allOf")
+                .and_then(Value::as_array)
+                .and_then(|parts| {
+                    let mut refs = parts.iter().filter(|p| p.get("$ref").is_some());
+                    let only_docs = parts.iter().all(|p| {
+                        p.get("$ref").is_some()
+                            || p.as_object()
+                                .is_some_and(|o| o.keys().all(|k| k == "description"))
+                    });
+                    match (refs.next(), refs.next()) {
+                        (Some(r), None) if only_docs => Some(r.clone()),
+                        _ => None,
+                    }
+                });
+            let wrapper_only = map.keys().all(|k| k == "allOf" || k == "description");
+            match reference {
+                Some(reference) if wrapper_only => *value = reference,
+                _ => map.values_mut().for_each(plain_refs),
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(plain_refs),
+        _ => {}
+    }
 }
 
 /// A tag as sent: lower-cased by the server before the `[a-z0-9_-]{1,32}` check.

@@ -176,6 +176,7 @@ const QUERIES: &[&str] = &[
     "zzz",
     "  Rep  ",
 ];
+// No word: valid, and they match nothing (core answers them without the store).
 const BAD_QUERIES: &[&str] = &["!!", "%", "_"];
 const TAGS: &[&str] = &["work", "home", "WORK", "urgent-ish", "a_b", "x"];
 const BAD_TAGS: &[&str] = &["bad tag", "ü", "%", ""];

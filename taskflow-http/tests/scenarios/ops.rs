@@ -87,6 +87,13 @@ pub async fn health_metrics_and_docs(s: Server) {
         schemas["UserUpdate"]["properties"]["role"]["enum"],
         json!(["admin", "user", null])
     );
+    // References are plain `$ref`s: client generators read `allOf` as object composition and
+    // drop schemas that wrap an enum in one (openapi-python-client lost Task and TaskPage).
+    assert_eq!(
+        schemas["Task"]["properties"]["status"],
+        json!({"$ref": "#/components/schemas/StatusOut"})
+    );
+    assert!(!spec.to_string().contains("\"allOf\""), "no allOf left");
     let limit = spec["paths"]["/tasks"]["get"]["parameters"]
         .as_array()
         .unwrap()
