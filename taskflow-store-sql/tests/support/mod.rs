@@ -14,8 +14,8 @@ pub async fn postgres() -> Option<PostgresStore> {
     // The conformance setup returns a bare store, so nothing here can own the schema's
     // guard: it stays, and goes with the run's database.
     let schema = taskflow_test_support::pg::fresh_schema(&url).await;
-    let store = PostgresStore::with_connect_options(schema.connect_options(), &options)
-        .expect("pool");
+    let store =
+        PostgresStore::with_connect_options(schema.connect_options(), &options).expect("pool");
     schema.keep();
     store.migrate().await.expect("migrate");
     Some(store)
