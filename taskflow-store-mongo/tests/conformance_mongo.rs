@@ -6,26 +6,9 @@ use std::sync::Arc;
 use taskflow_core::{Cached, MokaCache};
 use taskflow_store_mongo::{MongoOptions, MongoStore};
 
-/// The variable naming the MongoDB server tests may use.
-const MONGO_URL: &str = "TASKFLOW_TEST_MONGO_URL";
-
-fn mongo_url() -> Option<String> {
-    match std::env::var(MONGO_URL) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{MONGO_URL} is not set, and CI=true: MongoDB tests must run in CI")
-        }
-        _ => {
-            static SAID: std::sync::Once = std::sync::Once::new();
-            SAID.call_once(|| eprintln!("skipped: MongoDB tests, {MONGO_URL} not set"));
-            None
-        }
-    }
-}
-
 async fn mongo() -> Option<MongoStore> {
-    let url = mongo_url()?;
-    let database = format!("t_{}", uuid::Uuid::now_v7().simple());
+    let url = taskflow_test_support::mongo_url()?;
+    let database = taskflow_test_support::unique_name("t_");
     Some(
         MongoStore::open_database(&url, Some(&database), &MongoOptions::default())
             .await
@@ -35,7 +18,8 @@ async fn mongo() -> Option<MongoStore> {
 
 #[test]
 fn mongo_is_configured_in_ci() {
-    let _ = mongo_url();
+    // Panics under CI=true when the URL is missing; prints the skip line otherwise.
+    let _ = taskflow_test_support::mongo_url();
 }
 
 /// Random operation sequences per differential run. nx-27017 answers ~2,000 operations a

@@ -11,7 +11,7 @@ use taskflow_core::{Cached, MokaCache};
 #[test]
 fn postgres_is_configured_in_ci() {
     // Panics under CI=true when the URL is missing; prints the skip line otherwise.
-    let _ = support::postgres_url();
+    let _ = taskflow_test_support::postgres_url();
 }
 
 mod raw {

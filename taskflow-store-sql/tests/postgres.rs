@@ -15,6 +15,7 @@ use taskflow_core::{
     TaskPatch, TaskQuery, TaskStore,
 };
 use taskflow_store_sql::{PostgresStore, SqlOptions};
+use taskflow_test_support::pg::fresh_schema;
 
 fn flow(store: Arc<dyn Store>) -> TaskFlow {
     TaskFlow::builder()
@@ -178,22 +179,17 @@ async fn unreachable_server_is_unavailable_within_the_timeout() {
 /// go to the primary.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replica_serves_only_reads_that_cannot_be_stale() {
-    let Some(url) = support::postgres_url() else {
+    let Some(url) = taskflow_test_support::postgres_url() else {
         return;
     };
-    let primary = support::fresh_schema(&url).await;
-    let replica = support::fresh_schema(&url).await;
-    let replica_schema = replica
-        .get_options()
-        .and_then(|o| o.split('=').nth(1).map(|s| s.trim().to_owned()))
-        .expect("schema in options");
-    let replica_url = format!("{url}?options=-c%20search_path%3D{replica_schema}");
+    let primary = fresh_schema(&url).await;
+    let replica = fresh_schema(&url).await;
     let options = SqlOptions {
-        replica_url: Some(replica_url),
+        replica_url: Some(replica.url()),
         replica_lag: Duration::from_millis(300),
         ..SqlOptions::default()
     };
-    let store = PostgresStore::with_connect_options(primary, &options).unwrap();
+    let store = PostgresStore::with_connect_options(primary.connect_options(), &options).unwrap();
     store.migrate().await.unwrap();
     let empty_replica = PostgresStore::open(
         options.replica_url.as_deref().unwrap(),
@@ -241,15 +237,13 @@ async fn replica_serves_only_reads_that_cannot_be_stale() {
 /// A schema created by the first migration is upgraded in place.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_upgrade_from_the_first() {
-    let Some(url) = support::postgres_url() else {
+    let Some(url) = taskflow_test_support::postgres_url() else {
         return;
     };
+    let schema = fresh_schema(&url).await;
     let store = Arc::new(
-        PostgresStore::with_connect_options(
-            support::fresh_schema(&url).await,
-            &SqlOptions::default(),
-        )
-        .unwrap(),
+        PostgresStore::with_connect_options(schema.connect_options(), &SqlOptions::default())
+            .unwrap(),
     );
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "pg-first-migration-{}",

@@ -35,7 +35,8 @@ pub const DEFAULT_DIFFERENTIAL_CASES: u32 = 100;
 /// Random sequences of creates, patches (with and without expected versions), deletes,
 /// bulk status changes, gets, listings (filters, search, sorts, page mode, cursor chains
 /// walked at once or continued between other operations), stats and clock moves give the
-/// same results as on the in-memory reference.
+/// same results as on [`MemoryStore`] (proptest, shrunk to a minimal failing sequence;
+/// `TASKFLOW_PROPTEST_CASES`, `TASKFLOW_PROPTEST_SEED`).
 pub async fn operations_match_the_memory_reference(store: Arc<dyn Store>) {
     differential_cases(store, DEFAULT_DIFFERENTIAL_CASES).await;
 }

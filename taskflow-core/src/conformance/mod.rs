@@ -202,6 +202,109 @@ where
     out
 }
 
+/// One conformance scenario: its group (the file of `src/conformance/` that defines it) and
+/// the name of its function, which is also the name of its test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scenario {
+    /// `accounts`, `tokens`, `admin`, `tasks`, `listing` or `differential`.
+    pub group: &'static str,
+    /// The scenario function, and the test `store_conformance!` expands for it.
+    pub name: &'static str,
+}
+
+// Builds `SCENARIOS` from the one list, `__conformance_scenarios!`.
+macro_rules! scenario_table {
+    ($($group:ident [$($name:ident),* $(,)?])*) => {
+        &[$($(Scenario { group: stringify!($group), name: stringify!($name) },)*)*]
+    };
+}
+
+/// Every scenario `store_conformance!` runs, in order: the same list expands both, so they
+/// cannot drift, and a test of this crate keeps the crate docs' list equal to it.
+pub const SCENARIOS: &[Scenario] = crate::__conformance_scenarios!([scenario_table]);
+
+/// The conformance scenarios, written once: calls the macro named in brackets with
+/// `prefix` and then `group [name, ...]` for each group. Both [`SCENARIOS`] and
+/// `store_conformance!` are expanded from it; a new scenario is a function in its group's
+/// file and one line here.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_scenarios {
+    ([$($callback:tt)*] $($prefix:tt)*) => {
+        $($callback)*! { $($prefix)*
+            accounts [
+                register_normalises_and_assigns_user_role,
+                register_rejects_duplicate_email_case_insensitively,
+                register_reports_every_invalid_field,
+                password_length_limits_hold_at_their_boundaries,
+                common_passwords_are_refused,
+                concurrent_registrations_of_one_email_create_one_account,
+                login_fails_alike_for_unknown_email_and_wrong_password,
+                login_throttles_after_five_failures,
+                imported_bcrypt_hash_is_verified_and_upgraded,
+                change_password_ends_other_sessions_only,
+                update_me_changes_only_the_name,
+            ]
+            tokens [
+                access_tokens_are_verified_strictly,
+                access_tokens_expire,
+                refresh_rotates_and_reuse_revokes_the_family,
+                concurrent_refreshes_of_one_token_let_exactly_one_win,
+                refresh_tokens_expire_and_rotation_extends_them,
+                sessions_end_at_their_absolute_lifetime,
+                malformed_refresh_tokens_are_rejected,
+                logout_ends_the_session_and_its_access_token,
+                logout_ignores_refresh_tokens_of_other_users,
+                logout_all_ends_every_session,
+                expired_sessions_are_purged,
+            ]
+            admin [
+                user_administration_requires_permissions,
+                list_users_filters_and_paginates,
+                disabled_user_is_locked_out_at_once,
+                role_changes_apply_to_existing_tokens,
+                last_active_admin_cannot_be_demoted_or_disabled,
+                concurrent_demotions_keep_an_active_admin,
+                custom_roles_grant_exactly_their_permissions,
+            ]
+            tasks [
+                create_task_applies_defaults_and_normalises,
+                create_task_reports_every_invalid_field,
+                task_field_limits_hold_at_their_boundaries,
+                timestamps_round_trip_at_millisecond_precision,
+                hostile_and_unicode_text_is_stored_literally,
+                tasks_of_other_users_are_not_found,
+                update_applies_patch_semantics,
+                status_changes_set_and_clear_completed_at,
+                stale_expected_versions_are_rejected,
+                concurrent_updates_with_one_expected_version_let_exactly_one_win,
+                concurrent_updates_without_expected_version_all_apply,
+                delete_removes_the_task,
+                bulk_status_is_all_or_nothing,
+                bulk_status_limits_hold_at_their_boundaries,
+                store_writes_are_conditional_on_version,
+                batch_insert_is_visible_everywhere,
+            ]
+            listing [
+                list_filters_by_status_priority_and_tag,
+                list_filters_by_due_dates_and_overdue,
+                search_matches_word_prefixes_case_insensitively,
+                list_sorts_by_each_key_with_id_tie_break,
+                page_mode_reports_totals_and_pages,
+                keyset_pages_neither_skip_nor_repeat_under_inserts_and_deletes,
+                cursors_are_bound_to_their_listing,
+                list_limits_hold_at_their_boundaries,
+                listing_is_scoped_by_owner,
+                stats_equal_counts_over_the_data,
+                stats_are_scoped_by_owner,
+            ]
+            differential [
+                operations_match_the_memory_reference,
+            ]
+        }
+    };
+}
+
 /// Expands to one `#[test]` per conformance scenario, each calling `$setup().await` for a
 /// fresh, empty store and running the scenario on a multi-threaded Tokio runtime.
 ///
@@ -213,93 +316,39 @@ where
 /// `operations_match_the_memory_reference` runs (default
 /// [`DEFAULT_DIFFERENTIAL_CASES`](crate::conformance::DEFAULT_DIFFERENTIAL_CASES)), for
 /// backends too slow for the default; `TASKFLOW_PROPTEST_CASES` overrides both.
+///
+/// The scenarios are those of [`SCENARIOS`](crate::conformance::SCENARIOS).
 #[macro_export]
 macro_rules! store_conformance {
     ($setup:path) => {
-        $crate::store_conformance!(@scenarios_with $setup; required;
+        $crate::store_conformance!(@suite $setup; required;
             $crate::conformance::DEFAULT_DIFFERENTIAL_CASES);
     };
     ($setup:path, differential_cases = $cases:expr) => {
-        $crate::store_conformance!(@scenarios_with $setup; required; $cases);
+        $crate::store_conformance!(@suite $setup; required; $cases);
     };
     (optional $setup:path) => {
-        $crate::store_conformance!(@scenarios_with $setup; optional;
+        $crate::store_conformance!(@suite $setup; optional;
             $crate::conformance::DEFAULT_DIFFERENTIAL_CASES);
     };
     (optional $setup:path, differential_cases = $cases:expr) => {
-        $crate::store_conformance!(@scenarios_with $setup; optional; $cases);
+        $crate::store_conformance!(@suite $setup; optional; $cases);
     };
-    (@scenarios_with $setup:path; $mode:ident; $cases:expr) => {
-        $crate::store_conformance!(@scenarios $setup; $mode;
-            // accounts
-            register_normalises_and_assigns_user_role,
-            register_rejects_duplicate_email_case_insensitively,
-            register_reports_every_invalid_field,
-            password_length_limits_hold_at_their_boundaries,
-            common_passwords_are_refused,
-            concurrent_registrations_of_one_email_create_one_account,
-            login_fails_alike_for_unknown_email_and_wrong_password,
-            login_throttles_after_five_failures,
-            imported_bcrypt_hash_is_verified_and_upgraded,
-            change_password_ends_other_sessions_only,
-            update_me_changes_only_the_name,
-            // tokens
-            access_tokens_are_verified_strictly,
-            access_tokens_expire,
-            refresh_rotates_and_reuse_revokes_the_family,
-            concurrent_refreshes_of_one_token_let_exactly_one_win,
-            refresh_tokens_expire_and_rotation_extends_them,
-            sessions_end_at_their_absolute_lifetime,
-            malformed_refresh_tokens_are_rejected,
-            logout_ends_the_session_and_its_access_token,
-            logout_ignores_refresh_tokens_of_other_users,
-            logout_all_ends_every_session,
-            expired_sessions_are_purged,
-            // admin
-            user_administration_requires_permissions,
-            list_users_filters_and_paginates,
-            disabled_user_is_locked_out_at_once,
-            role_changes_apply_to_existing_tokens,
-            last_active_admin_cannot_be_demoted_or_disabled,
-            concurrent_demotions_keep_an_active_admin,
-            custom_roles_grant_exactly_their_permissions,
-            // tasks
-            create_task_applies_defaults_and_normalises,
-            create_task_reports_every_invalid_field,
-            task_field_limits_hold_at_their_boundaries,
-            timestamps_round_trip_at_millisecond_precision,
-            hostile_and_unicode_text_is_stored_literally,
-            tasks_of_other_users_are_not_found,
-            update_applies_patch_semantics,
-            status_changes_set_and_clear_completed_at,
-            stale_expected_versions_are_rejected,
-            concurrent_updates_with_one_expected_version_let_exactly_one_win,
-            concurrent_updates_without_expected_version_all_apply,
-            delete_removes_the_task,
-            bulk_status_is_all_or_nothing,
-            bulk_status_limits_hold_at_their_boundaries,
-            store_writes_are_conditional_on_version,
-            batch_insert_is_visible_everywhere,
-            // listing
-            list_filters_by_status_priority_and_tag,
-            list_filters_by_due_dates_and_overdue,
-            search_matches_word_prefixes_case_insensitively,
-            list_sorts_by_each_key_with_id_tie_break,
-            page_mode_reports_totals_and_pages,
-            keyset_pages_neither_skip_nor_repeat_under_inserts_and_deletes,
-            cursors_are_bound_to_their_listing,
-            list_limits_hold_at_their_boundaries,
-            listing_is_scoped_by_owner,
-            stats_equal_counts_over_the_data,
-            stats_are_scoped_by_owner,
-        );
+    (@suite $setup:path; $mode:ident; $cases:expr) => {
+        $crate::__conformance_scenarios!([$crate::store_conformance] @tests $setup; $mode; $cases;);
+    };
+    (@tests $setup:path; $mode:ident; $cases:expr; $($group:ident [$($name:ident),* $(,)?])*) => {
+        $($(
+            $crate::store_conformance!(@scenario $setup; $mode; $cases; $name);
+        )*)*
+    };
+    // The one scenario with a parameter: how many random sequences it runs.
+    (@scenario $setup:path; $mode:ident; $cases:expr; operations_match_the_memory_reference) => {
         $crate::store_conformance!(@test $setup; $mode;
             operations_match_the_memory_reference => differential_cases($cases));
     };
-    (@scenarios $setup:path; $mode:ident; $($name:ident),* $(,)?) => {
-        $(
-            $crate::store_conformance!(@test $setup; $mode; $name => $name());
-        )*
+    (@scenario $setup:path; $mode:ident; $cases:expr; $name:ident) => {
+        $crate::store_conformance!(@test $setup; $mode; $name => $name());
     };
     (@test $setup:path; $mode:ident; $name:ident => $scenario:ident($($arg:expr),*)) => {
         #[test]

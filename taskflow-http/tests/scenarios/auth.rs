@@ -4,7 +4,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{PASSWORD, Server, problem};
+use crate::support::{Account, PASSWORD, Server, problem};
+use taskflow_test_support::http::{expect_json, expect_problem, expect_status};
 
 fn is_timestamp(v: &Value) -> bool {
     // 2026-11-23T08:00:00.000Z
@@ -12,15 +13,30 @@ fn is_timestamp(v: &Value) -> bool {
     s.len() == 24 && s.ends_with('Z') && s.as_bytes()[19] == b'.' && s.as_bytes()[10] == b'T'
 }
 
+/// Both tokens of `acc` are refused: its session has ended.
+async fn assert_signed_out(s: &Server, acc: &Account) {
+    expect_problem(
+        s.as_user(Method::GET, "/auth/me", &acc.access),
+        401,
+        "unauthenticated",
+    )
+    .await;
+    expect_problem(
+        s.req(Method::POST, "/auth/refresh")
+            .json(&json!({"refresh_token": acc.refresh})),
+        401,
+        "unauthenticated",
+    )
+    .await;
+}
+
 pub async fn register_and_login(s: Server) {
-    let resp = s
-        .req(Method::POST, "/auth/register")
-        .json(&json!({"email": "  Ann@Example.COM ", "password": PASSWORD, "name": "Ann"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED);
-    let user: Value = resp.json().await.unwrap();
+    let user = expect_json(
+        s.req(Method::POST, "/auth/register")
+            .json(&json!({"email": "  Ann@Example.COM ", "password": PASSWORD, "name": "Ann"})),
+        StatusCode::CREATED,
+    )
+    .await;
     let keys: Vec<&str> = user
         .as_object()
         .unwrap()
@@ -48,35 +64,32 @@ pub async fn register_and_login(s: Server) {
     assert!(is_timestamp(&user["created_at"]), "{user}");
 
     // Duplicate email, whatever its case: 409.
-    let dup = s
-        .req(Method::POST, "/auth/register")
-        .json(&json!({"email": "ANN@example.com", "password": PASSWORD, "name": "Other"}))
-        .send()
-        .await
-        .unwrap();
-    problem(dup, 409, "conflict").await;
+    expect_problem(
+        s.req(Method::POST, "/auth/register")
+            .json(&json!({"email": "ANN@example.com", "password": PASSWORD, "name": "Other"})),
+        409,
+        "conflict",
+    )
+    .await;
 
-    let resp = s
-        .req(Method::POST, "/auth/login")
-        .json(&json!({"email": "ann@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let pair: Value = resp.json().await.unwrap();
+    let pair = expect_json(
+        s.req(Method::POST, "/auth/login")
+            .json(&json!({"email": "ann@example.com", "password": PASSWORD})),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(pair["token_type"], "Bearer");
     assert_eq!(pair["expires_in"], 900);
     assert_eq!(pair["user"]["id"], user["id"]);
-    let me = s
-        .as_user(
+    let me = expect_status(
+        s.as_user(
             Method::GET,
             "/auth/me",
             pair["access_token"].as_str().unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(me.status(), StatusCode::OK);
+        ),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(
         me.json::<Value>().await.unwrap()["email"],
         "ann@example.com"
@@ -112,55 +125,52 @@ pub async fn register_and_login(s: Server) {
 
 pub async fn refresh_rotation_and_reuse(s: Server) {
     let ann = s.user("ann").await;
-    let resp = s
-        .req(Method::POST, "/auth/refresh")
-        .json(&json!({"refresh_token": ann.refresh}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let next: Value = resp.json().await.unwrap();
+    let next = expect_json(
+        s.req(Method::POST, "/auth/refresh")
+            .json(&json!({"refresh_token": ann.refresh})),
+        StatusCode::OK,
+    )
+    .await;
     let next_refresh = next["refresh_token"].as_str().unwrap();
     let next_access = next["access_token"].as_str().unwrap();
     assert_ne!(next_refresh, ann.refresh);
-    let ok = s
-        .as_user(Method::GET, "/auth/me", next_access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ok.status(), StatusCode::OK);
+    expect_status(
+        s.as_user(Method::GET, "/auth/me", next_access),
+        StatusCode::OK,
+    )
+    .await;
 
     // The spent token again: 401, and every token descended from it stops working.
-    let reuse = s
-        .req(Method::POST, "/auth/refresh")
-        .json(&json!({"refresh_token": ann.refresh}))
-        .send()
-        .await
-        .unwrap();
-    problem(reuse, 401, "unauthenticated").await;
-    let descendant = s
-        .req(Method::POST, "/auth/refresh")
-        .json(&json!({"refresh_token": next_refresh}))
-        .send()
-        .await
-        .unwrap();
-    problem(descendant, 401, "unauthenticated").await;
-    let access = s
-        .as_user(Method::GET, "/auth/me", next_access)
-        .send()
-        .await
-        .unwrap();
-    problem(access, 401, "unauthenticated").await;
+    expect_problem(
+        s.req(Method::POST, "/auth/refresh")
+            .json(&json!({"refresh_token": ann.refresh})),
+        401,
+        "unauthenticated",
+    )
+    .await;
+    expect_problem(
+        s.req(Method::POST, "/auth/refresh")
+            .json(&json!({"refresh_token": next_refresh})),
+        401,
+        "unauthenticated",
+    )
+    .await;
+    expect_problem(
+        s.as_user(Method::GET, "/auth/me", next_access),
+        401,
+        "unauthenticated",
+    )
+    .await;
 
     // Garbage refresh tokens are 401 too, never 500.
     for token in ["", "x", "a.b", &"z".repeat(5000)] {
-        let r = s
-            .req(Method::POST, "/auth/refresh")
-            .json(&json!({"refresh_token": token}))
-            .send()
-            .await
-            .unwrap();
-        problem(r, 401, "unauthenticated").await;
+        expect_problem(
+            s.req(Method::POST, "/auth/refresh")
+                .json(&json!({"refresh_token": token})),
+            401,
+            "unauthenticated",
+        )
+        .await;
     }
 }
 
@@ -169,54 +179,27 @@ pub async fn logout_and_logout_all(s: Server) {
     let two = s.login("ann").await;
     let three = s.login("ann").await;
 
-    let out = s
-        .as_user(Method::POST, "/auth/logout", &one.access)
-        .json(&json!({"refresh_token": one.refresh}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(out.status(), StatusCode::NO_CONTENT);
-    let me = s
-        .as_user(Method::GET, "/auth/me", &one.access)
-        .send()
-        .await
-        .unwrap();
-    problem(me, 401, "unauthenticated").await;
-    let r = s
-        .req(Method::POST, "/auth/refresh")
-        .json(&json!({"refresh_token": one.refresh}))
-        .send()
-        .await
-        .unwrap();
-    problem(r, 401, "unauthenticated").await;
+    expect_status(
+        s.as_user(Method::POST, "/auth/logout", &one.access)
+            .json(&json!({"refresh_token": one.refresh})),
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    assert_signed_out(&s, &one).await;
     // Other sessions are untouched by a logout.
-    let me = s
-        .as_user(Method::GET, "/auth/me", &two.access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(me.status(), StatusCode::OK);
+    expect_status(
+        s.as_user(Method::GET, "/auth/me", &two.access),
+        StatusCode::OK,
+    )
+    .await;
 
-    let all = s
-        .as_user(Method::POST, "/auth/logout-all", &two.access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(all.status(), StatusCode::NO_CONTENT);
+    expect_status(
+        s.as_user(Method::POST, "/auth/logout-all", &two.access),
+        StatusCode::NO_CONTENT,
+    )
+    .await;
     for acc in [&two, &three] {
-        let me = s
-            .as_user(Method::GET, "/auth/me", &acc.access)
-            .send()
-            .await
-            .unwrap();
-        problem(me, 401, "unauthenticated").await;
-        let r = s
-            .req(Method::POST, "/auth/refresh")
-            .json(&json!({"refresh_token": acc.refresh}))
-            .send()
-            .await
-            .unwrap();
-        problem(r, 401, "unauthenticated").await;
+        assert_signed_out(&s, acc).await;
     }
     // Logging in again works.
     s.login("ann").await;
@@ -225,111 +208,108 @@ pub async fn logout_and_logout_all(s: Server) {
 pub async fn password_change(s: Server) {
     let here = s.user("ann").await;
     let elsewhere = s.login("ann").await;
-    let wrong = s
-        .as_user(Method::POST, "/auth/password", &here.access)
-        .json(&json!({"current_password": "not the password", "new_password": "a new password"}))
-        .send()
-        .await
-        .unwrap();
-    problem(wrong, 401, "unauthenticated").await;
-    let short = s
-        .as_user(Method::POST, "/auth/password", &here.access)
-        .json(&json!({"current_password": PASSWORD, "new_password": "short"}))
-        .send()
-        .await
-        .unwrap();
-    let body = problem(short, 422, "validation_failed").await;
+    expect_problem(
+        s.as_user(Method::POST, "/auth/password", &here.access)
+            .json(
+                &json!({"current_password": "not the password", "new_password": "a new password"}),
+            ),
+        401,
+        "unauthenticated",
+    )
+    .await;
+    let body = expect_problem(
+        s.as_user(Method::POST, "/auth/password", &here.access)
+            .json(&json!({"current_password": PASSWORD, "new_password": "short"})),
+        422,
+        "validation_failed",
+    )
+    .await;
     assert!(body["errors"]["new_password"].is_array());
 
-    let ok = s
-        .as_user(Method::POST, "/auth/password", &here.access)
-        .json(&json!({"current_password": PASSWORD, "new_password": "a new password"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ok.status(), StatusCode::NO_CONTENT);
+    expect_status(
+        s.as_user(Method::POST, "/auth/password", &here.access)
+            .json(&json!({"current_password": PASSWORD, "new_password": "a new password"})),
+        StatusCode::NO_CONTENT,
+    )
+    .await;
     // This session goes on; every other one ends.
-    let me = s
-        .as_user(Method::GET, "/auth/me", &here.access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(me.status(), StatusCode::OK);
-    let me = s
-        .as_user(Method::GET, "/auth/me", &elsewhere.access)
-        .send()
-        .await
-        .unwrap();
-    problem(me, 401, "unauthenticated").await;
-    let old = s
-        .req(Method::POST, "/auth/login")
-        .json(&json!({"email": "ann@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    problem(old, 401, "unauthenticated").await;
-    let new = s
-        .req(Method::POST, "/auth/login")
-        .json(&json!({"email": "ann@example.com", "password": "a new password"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(new.status(), StatusCode::OK);
+    expect_status(
+        s.as_user(Method::GET, "/auth/me", &here.access),
+        StatusCode::OK,
+    )
+    .await;
+    expect_problem(
+        s.as_user(Method::GET, "/auth/me", &elsewhere.access),
+        401,
+        "unauthenticated",
+    )
+    .await;
+    expect_problem(
+        s.req(Method::POST, "/auth/login")
+            .json(&json!({"email": "ann@example.com", "password": PASSWORD})),
+        401,
+        "unauthenticated",
+    )
+    .await;
+    expect_status(
+        s.req(Method::POST, "/auth/login")
+            .json(&json!({"email": "ann@example.com", "password": "a new password"})),
+        StatusCode::OK,
+    )
+    .await;
 }
 
 pub async fn disabled_user(s: Server) {
     let admin = s.admin("root").await;
     let ann = s.user("ann").await;
-    let off = s
-        .as_user(Method::PATCH, &format!("/users/{}", ann.id), &admin.access)
-        .json(&json!({"disabled": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(off.status(), StatusCode::OK);
+    let off = expect_status(
+        s.as_user(Method::PATCH, &format!("/users/{}", ann.id), &admin.access)
+            .json(&json!({"disabled": true})),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(off.json::<Value>().await.unwrap()["disabled"], true);
     // Every token of the account stops working at once, and it cannot log in.
-    let me = s
-        .as_user(Method::GET, "/tasks", &ann.access)
-        .send()
-        .await
-        .unwrap();
-    problem(me, 401, "unauthenticated").await;
-    let r = s
-        .req(Method::POST, "/auth/refresh")
-        .json(&json!({"refresh_token": ann.refresh}))
-        .send()
-        .await
-        .unwrap();
-    problem(r, 401, "unauthenticated").await;
-    let login = s
-        .req(Method::POST, "/auth/login")
-        .json(&json!({"email": "ann@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    problem(login, 401, "unauthenticated").await;
+    expect_problem(
+        s.as_user(Method::GET, "/tasks", &ann.access),
+        401,
+        "unauthenticated",
+    )
+    .await;
+    expect_problem(
+        s.req(Method::POST, "/auth/refresh")
+            .json(&json!({"refresh_token": ann.refresh})),
+        401,
+        "unauthenticated",
+    )
+    .await;
+    expect_problem(
+        s.req(Method::POST, "/auth/login")
+            .json(&json!({"email": "ann@example.com", "password": PASSWORD})),
+        401,
+        "unauthenticated",
+    )
+    .await;
 
-    let on = s
-        .as_user(Method::PATCH, &format!("/users/{}", ann.id), &admin.access)
-        .json(&json!({"disabled": false}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(on.status(), StatusCode::OK);
+    expect_status(
+        s.as_user(Method::PATCH, &format!("/users/{}", ann.id), &admin.access)
+            .json(&json!({"disabled": false})),
+        StatusCode::OK,
+    )
+    .await;
     s.login("ann").await;
 }
 
 pub async fn login_throttle(s: Server) {
     s.user("ann").await;
     for _ in 0..5 {
-        let r = s
-            .req(Method::POST, "/auth/login")
-            .json(&json!({"email": "ann@example.com", "password": "wrong password"}))
-            .send()
-            .await
-            .unwrap();
-        problem(r, 401, "unauthenticated").await;
+        expect_problem(
+            s.req(Method::POST, "/auth/login")
+                .json(&json!({"email": "ann@example.com", "password": "wrong password"})),
+            401,
+            "unauthenticated",
+        )
+        .await;
     }
     // Even the right password waits for the window now.
     let r = s
@@ -349,22 +329,21 @@ pub async fn login_throttle(s: Server) {
 
 pub async fn profile_update(s: Server) {
     let ann = s.user("ann").await;
-    let r = s
-        .as_user(Method::PATCH, "/auth/me", &ann.access)
-        .json(&json!({"name": "Ann B."}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let r = expect_status(
+        s.as_user(Method::PATCH, "/auth/me", &ann.access)
+            .json(&json!({"name": "Ann B."})),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(r.json::<Value>().await.unwrap()["name"], "Ann B.");
     // No mass assignment through the profile.
-    let r = s
-        .as_user(Method::PATCH, "/auth/me", &ann.access)
-        .json(&json!({"name": "x", "role": "admin", "email": "root@example.com"}))
-        .send()
-        .await
-        .unwrap();
-    let body = problem(r, 422, "validation_failed").await;
+    let body = expect_problem(
+        s.as_user(Method::PATCH, "/auth/me", &ann.access)
+            .json(&json!({"name": "x", "role": "admin", "email": "root@example.com"})),
+        422,
+        "validation_failed",
+    )
+    .await;
     assert_eq!(body["errors"]["role"][0], "unknown field");
     assert_eq!(body["errors"]["email"][0], "unknown field");
     let me: Value = s
@@ -377,11 +356,11 @@ pub async fn profile_update(s: Server) {
         .unwrap();
     assert_eq!(me["role"], "user");
     assert_eq!(me["name"], "Ann B.");
-    let r = s
-        .as_user(Method::PATCH, "/auth/me", &ann.access)
-        .json(&json!({"name": 42}))
-        .send()
-        .await
-        .unwrap();
-    problem(r, 400, "malformed_request").await;
+    expect_problem(
+        s.as_user(Method::PATCH, "/auth/me", &ann.access)
+            .json(&json!({"name": 42})),
+        400,
+        "malformed_request",
+    )
+    .await;
 }

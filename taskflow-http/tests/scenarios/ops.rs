@@ -4,13 +4,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::Server;
+use taskflow_test_support::http::expect_status;
 
 pub async fn health_metrics_and_docs(s: Server) {
-    let r = s.req(Method::GET, "/health").send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let r = expect_status(s.req(Method::GET, "/health"), StatusCode::OK).await;
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"status": "ok"}));
-    let r = s.req(Method::GET, "/health/ready").send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let r = expect_status(s.req(Method::GET, "/health/ready"), StatusCode::OK).await;
     assert_eq!(
         r.json::<Value>().await.unwrap(),
         json!({"status": "ready", "checks": {"store": "up"}})
@@ -19,16 +18,15 @@ pub async fn health_metrics_and_docs(s: Server) {
     let ann = s.user("ann").await;
     let task = s.task(&ann, json!({"title": "t"})).await;
     for _ in 0..3 {
-        let r = s
-            .as_user(
+        expect_status(
+            s.as_user(
                 Method::GET,
                 &format!("/tasks/{}", task["id"].as_str().unwrap()),
                 &ann.access,
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
+            ),
+            StatusCode::OK,
+        )
+        .await;
     }
     let metrics = s
         .http
@@ -102,13 +100,7 @@ pub async fn health_metrics_and_docs(s: Server) {
         .unwrap();
     assert_eq!(limit["schema"]["minimum"], 1);
     assert_eq!(limit["schema"]["maximum"], 100);
-    let docs = s
-        .http
-        .get(format!("{}/docs", s.origin))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(docs.status(), StatusCode::OK);
+    let docs = expect_status(s.http.get(format!("{}/docs", s.origin)), StatusCode::OK).await;
     let csp = docs.headers()["content-security-policy"]
         .to_str()
         .unwrap()

@@ -6,6 +6,7 @@ use serde_json::json;
 use taskflow_http::HttpConfig;
 
 use crate::support::{PASSWORD, Server, problem, raw};
+use taskflow_test_support::http::{expect_problem, expect_status};
 
 pub async fn status_codes(s: Server) {
     let ann = s.user("ann").await;
@@ -37,27 +38,21 @@ pub async fn status_codes(s: Server) {
         "/users/%c0%af",
         "/tasks/01a208d7-bcb3-7009-a20d-f188d76b5c09",
     ] {
-        let r = s
-            .as_user(Method::GET, path, &ann.access)
-            .send()
-            .await
-            .unwrap();
-        problem(r, 404, "not_found").await;
+        expect_problem(s.as_user(Method::GET, path, &ann.access), 404, "not_found").await;
     }
-    let r = s
-        .http
-        .get(format!("{}/elsewhere", s.origin))
-        .send()
-        .await
-        .unwrap();
-    problem(r, 404, "not_found").await;
-    let r = s
-        .as_user(Method::PATCH, "/tasks/%00%27;DROP", &ann.access)
-        .json(&json!({"title": "x"}))
-        .send()
-        .await
-        .unwrap();
-    problem(r, 404, "not_found").await;
+    expect_problem(
+        s.http.get(format!("{}/elsewhere", s.origin)),
+        404,
+        "not_found",
+    )
+    .await;
+    expect_problem(
+        s.as_user(Method::PATCH, "/tasks/%00%27;DROP", &ann.access)
+            .json(&json!({"title": "x"})),
+        404,
+        "not_found",
+    )
+    .await;
     // 405 for a known path with another method.
     let r = s
         .as_user(Method::PUT, "/tasks", &ann.access)
@@ -74,51 +69,50 @@ pub async fn status_codes(s: Server) {
     assert_eq!(r.headers()["allow"], "DELETE, GET, PATCH");
     problem(r, 405, "method_not_allowed").await;
     // 415: not JSON, or no content type.
-    let r = s
-        .as_user(Method::POST, "/tasks", &ann.access)
-        .header("content-type", "text/plain")
-        .body("{\"title\": \"t\"}")
-        .send()
-        .await
-        .unwrap();
-    problem(r, 415, "unsupported_media_type").await;
-    let r = s
-        .as_user(Method::POST, "/tasks", &ann.access)
-        .body("{\"title\": \"t\"}")
-        .send()
-        .await
-        .unwrap();
-    problem(r, 415, "unsupported_media_type").await;
-    let r = s
-        .as_user(Method::POST, "/tasks", &ann.access)
-        .header("content-type", "application/json; charset=utf-8")
-        .body("{\"title\": \"t\"}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
+    expect_problem(
+        s.as_user(Method::POST, "/tasks", &ann.access)
+            .header("content-type", "text/plain")
+            .body("{\"title\": \"t\"}"),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    expect_problem(
+        s.as_user(Method::POST, "/tasks", &ann.access)
+            .body("{\"title\": \"t\"}"),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    expect_status(
+        s.as_user(Method::POST, "/tasks", &ann.access)
+            .header("content-type", "application/json; charset=utf-8")
+            .body("{\"title\": \"t\"}"),
+        StatusCode::CREATED,
+    )
+    .await;
     // 413 over 64 KiB, with or without a length; 64 KiB exactly is read.
     let big = format!(
         "{{\"title\": \"t\", \"description\": \"{}\"}}",
         "x".repeat(70_000)
     );
-    let r = s
-        .as_user(Method::POST, "/tasks", &ann.access)
-        .header("content-type", "application/json")
-        .body(big.clone())
-        .send()
-        .await
-        .unwrap();
-    problem(r, 413, "payload_too_large").await;
+    expect_problem(
+        s.as_user(Method::POST, "/tasks", &ann.access)
+            .header("content-type", "application/json")
+            .body(big.clone()),
+        413,
+        "payload_too_large",
+    )
+    .await;
     let stream = futures_stream(big.into_bytes());
-    let r = s
-        .as_user(Method::POST, "/tasks", &ann.access)
-        .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(stream))
-        .send()
-        .await
-        .unwrap();
-    problem(r, 413, "payload_too_large").await;
+    expect_problem(
+        s.as_user(Method::POST, "/tasks", &ann.access)
+            .header("content-type", "application/json")
+            .body(reqwest::Body::wrap_stream(stream)),
+        413,
+        "payload_too_large",
+    )
+    .await;
     let pad = 64 * 1024 - "{\"title\": \"t\", \"tags\": [], \"x\": \"\"}".len();
     let exact = format!(
         "{{\"title\": \"t\", \"tags\": [], \"x\": \"{}\"}}",
@@ -269,13 +263,13 @@ pub async fn rate_limits(s: Server) {
     .await;
     // The stricter limit on login/register.
     for i in 0..2 {
-        let r = limited
-            .req(Method::POST, "/auth/register")
-            .json(&json!({"email": format!("u{i}@example.com"), "password": PASSWORD, "name": "u"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::CREATED);
+        let r = expect_status(
+            limited.req(Method::POST, "/auth/register").json(
+                &json!({"email": format!("u{i}@example.com"), "password": PASSWORD, "name": "u"}),
+            ),
+            StatusCode::CREATED,
+        )
+        .await;
         assert_eq!(r.headers()["ratelimit-policy"], "\"auth\";q=2;w=60");
     }
     let r = limited
@@ -300,8 +294,7 @@ pub async fn rate_limits(s: Server) {
     problem(r, 429, "rate_limited").await;
     // The per-IP limit covers every route: 3 used so far, 5 left.
     for left in (0..5).rev() {
-        let r = limited.req(Method::GET, "/health").send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
+        let r = expect_status(limited.req(Method::GET, "/health"), StatusCode::OK).await;
         assert_eq!(
             r.headers()["ratelimit"],
             format!(
@@ -320,13 +313,13 @@ pub async fn rate_limits(s: Server) {
     problem(r, 429, "rate_limited").await;
 
     // X-Forwarded-For is ignored unless the peer is a trusted proxy.
-    let r = limited
-        .req(Method::GET, "/health")
-        .header("x-forwarded-for", "203.0.113.7")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    expect_status(
+        limited
+            .req(Method::GET, "/health")
+            .header("x-forwarded-for", "203.0.113.7"),
+        StatusCode::TOO_MANY_REQUESTS,
+    )
+    .await;
     let proxied = Server::start(
         s.tf.clone(),
         HttpConfig {
@@ -348,13 +341,13 @@ pub async fn rate_limits(s: Server) {
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{client} has its own bucket");
     }
-    let r = proxied
-        .req(Method::GET, "/health")
-        .header("x-forwarded-for", "203.0.113.7")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    expect_status(
+        proxied
+            .req(Method::GET, "/health")
+            .header("x-forwarded-for", "203.0.113.7"),
+        StatusCode::TOO_MANY_REQUESTS,
+    )
+    .await;
 
     // Per user: counted after authentication, whatever the IP.
     let per_user = Server::start(
@@ -369,12 +362,11 @@ pub async fn rate_limits(s: Server) {
     let ann = per_user.login("u0").await;
     let bob = per_user.login("u1").await;
     for _ in 0..3 {
-        let r = per_user
-            .as_user(Method::GET, "/tasks", &ann.access)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
+        expect_status(
+            per_user.as_user(Method::GET, "/tasks", &ann.access),
+            StatusCode::OK,
+        )
+        .await;
     }
     let r = per_user
         .as_user(Method::GET, "/tasks", &ann.access)

@@ -7,6 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::{Account, Server, problem};
+use taskflow_test_support::http::{expect_json, expect_problem, expect_status};
 
 async fn get(s: &Server, who: &Account, id: &str) -> reqwest::Response {
     s.as_user(Method::GET, &format!("/tasks/{id}"), &who.access)
@@ -36,13 +37,9 @@ fn ids(page: &Value) -> Vec<String> {
 
 pub async fn create_get_and_etags(s: Server) {
     let ann = s.user("ann").await;
-    let r = s
+    let r = expect_status(s
         .as_user(Method::POST, "/tasks", &ann.access)
-        .json(&json!({"title": "  Write report ", "tags": ["Work", "q3", "work"], "due_date": "2030-01-02T03:04:05.678+02:00"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
+        .json(&json!({"title": "  Write report ", "tags": ["Work", "q3", "work"], "due_date": "2030-01-02T03:04:05.678+02:00"})), StatusCode::CREATED).await;
     let location = r.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(r.headers()["etag"], "\"1\"");
     let task: Value = r.json().await.unwrap();
@@ -66,21 +63,19 @@ pub async fn create_get_and_etags(s: Server) {
     assert_eq!(r.headers()["etag"], "\"1\"");
     assert_eq!(r.json::<Value>().await.unwrap(), task);
 
-    let r = s
-        .as_user(Method::GET, &format!("/tasks/{id}"), &ann.access)
-        .header("If-None-Match", "\"1\"")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    let r = expect_status(
+        s.as_user(Method::GET, &format!("/tasks/{id}"), &ann.access)
+            .header("If-None-Match", "\"1\""),
+        StatusCode::NOT_MODIFIED,
+    )
+    .await;
     assert_eq!(r.headers()["etag"], "\"1\"");
-    let r = s
-        .as_user(Method::GET, &format!("/tasks/{id}"), &ann.access)
-        .header("If-None-Match", "\"7\", W/\"8\"")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    expect_status(
+        s.as_user(Method::GET, &format!("/tasks/{id}"), &ann.access)
+            .header("If-None-Match", "\"7\", W/\"8\""),
+        StatusCode::OK,
+    )
+    .await;
 }
 
 pub async fn patch_and_delete_with_if_match(s: Server) {
@@ -93,14 +88,13 @@ pub async fn patch_and_delete_with_if_match(s: Server) {
         .await;
     let path = format!("/tasks/{}", task["id"].as_str().unwrap());
 
-    let r = s
-        .as_user(Method::PATCH, &path, &ann.access)
-        .header("If-Match", "\"1\"")
-        .json(&json!({"status": "done", "description": null}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let r = expect_status(
+        s.as_user(Method::PATCH, &path, &ann.access)
+            .header("If-Match", "\"1\"")
+            .json(&json!({"status": "done", "description": null})),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(r.headers()["etag"], "\"2\"");
     let done: Value = r.json().await.unwrap();
     assert_eq!(done["version"], 2);
@@ -143,78 +137,71 @@ pub async fn patch_and_delete_with_if_match(s: Server) {
     }
     // A tag this server never issued is judged after the body and the task, like a stale
     // version: an invalid body is 422, an unknown task 404.
-    let r = s
-        .as_user(Method::PATCH, &path, &ann.access)
-        .header("If-Match", "W/\"2\"")
-        .json(&json!({"tags": [""]}))
-        .send()
-        .await
-        .unwrap();
-    problem(r, 422, "validation_failed").await;
-    let r = s
-        .as_user(
+    expect_problem(
+        s.as_user(Method::PATCH, &path, &ann.access)
+            .header("If-Match", "W/\"2\"")
+            .json(&json!({"tags": [""]})),
+        422,
+        "validation_failed",
+    )
+    .await;
+    expect_problem(
+        s.as_user(
             Method::DELETE,
             "/tasks/01a208d7-bcb3-7009-a20d-f188d76b5c09",
             &ann.access,
         )
-        .header("If-Match", "garbage")
-        .send()
-        .await
-        .unwrap();
-    problem(r, 404, "not_found").await;
+        .header("If-Match", "garbage"),
+        404,
+        "not_found",
+    )
+    .await;
 
     // Leaving done clears completed_at; null clears the due date.
-    let r = s
-        .as_user(Method::PATCH, &path, &ann.access)
-        .header("If-Match", "\"2\", \"9\"")
-        .json(&json!({"status": "in_progress", "due_date": null}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let open: Value = r.json().await.unwrap();
+    let open = expect_json(
+        s.as_user(Method::PATCH, &path, &ann.access)
+            .header("If-Match", "\"2\", \"9\"")
+            .json(&json!({"status": "in_progress", "due_date": null})),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(open["completed_at"], Value::Null);
     assert_eq!(open["due_date"], Value::Null);
     assert_eq!(open["title"], "t");
     assert_eq!(open["version"], 3);
 
-    let r = s
-        .as_user(Method::DELETE, &path, &ann.access)
-        .header("If-Match", "\"2\"")
-        .send()
-        .await
-        .unwrap();
-    problem(r, 412, "version_mismatch").await;
-    let r = s
-        .as_user(Method::DELETE, &path, &ann.access)
-        .header("If-Match", "\"3\"")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    expect_problem(
+        s.as_user(Method::DELETE, &path, &ann.access)
+            .header("If-Match", "\"2\""),
+        412,
+        "version_mismatch",
+    )
+    .await;
+    expect_status(
+        s.as_user(Method::DELETE, &path, &ann.access)
+            .header("If-Match", "\"3\""),
+        StatusCode::NO_CONTENT,
+    )
+    .await;
     problem(
         get(&s, &ann, task["id"].as_str().unwrap()).await,
         404,
         "not_found",
     )
     .await;
-    let r = s
-        .as_user(Method::DELETE, &path, &ann.access)
-        .send()
-        .await
-        .unwrap();
-    problem(r, 404, "not_found").await;
+    expect_problem(
+        s.as_user(Method::DELETE, &path, &ann.access),
+        404,
+        "not_found",
+    )
+    .await;
 }
 
 pub async fn validation_and_malformed_input(s: Server) {
     let ann = s.user("ann").await;
-    let r = s
+    let body = expect_problem(s
         .as_user(Method::POST, "/tasks", &ann.access)
-        .json(&json!({"title": "   ", "priority": "extreme", "tags": ["ok", "Not Valid!"], "description": "x".repeat(10_001)}))
-        .send()
-        .await
-        .unwrap();
-    let body = problem(r, 422, "validation_failed").await;
+        .json(&json!({"title": "   ", "priority": "extreme", "tags": ["ok", "Not Valid!"], "description": "x".repeat(10_001)})), 422, "validation_failed").await;
     let errors = body["errors"].as_object().unwrap();
     for field in ["title", "priority", "tags[1]", "description"] {
         assert!(errors.contains_key(field), "{field} in {body}");
@@ -222,13 +209,13 @@ pub async fn validation_and_malformed_input(s: Server) {
     assert_eq!(body["detail"], "4 fields are invalid");
 
     // Missing required field: 422; wrong JSON types: 400; not JSON: 400.
-    let r = s
-        .as_user(Method::POST, "/tasks", &ann.access)
-        .json(&json!({"description": "no title"}))
-        .send()
-        .await
-        .unwrap();
-    let body = problem(r, 422, "validation_failed").await;
+    let body = expect_problem(
+        s.as_user(Method::POST, "/tasks", &ann.access)
+            .json(&json!({"description": "no title"})),
+        422,
+        "validation_failed",
+    )
+    .await;
     assert_eq!(body["errors"]["title"][0], "is required");
     for wrong in [
         json!({"title": 5}),
@@ -238,67 +225,54 @@ pub async fn validation_and_malformed_input(s: Server) {
         json!({"title": "t", "due_date": "tomorrow"}),
         json!(["title"]),
     ] {
-        let r = s
-            .as_user(Method::POST, "/tasks", &ann.access)
-            .json(&wrong)
-            .send()
-            .await
-            .unwrap();
-        problem(r, 400, "malformed_request").await;
+        expect_problem(
+            s.as_user(Method::POST, "/tasks", &ann.access).json(&wrong),
+            400,
+            "malformed_request",
+        )
+        .await;
     }
-    let r = s
-        .as_user(Method::POST, "/tasks", &ann.access)
-        .header("content-type", "application/json")
-        .body("{\"title\": ")
-        .send()
-        .await
-        .unwrap();
-    problem(r, 400, "malformed_request").await;
-    let r = s
-        .as_user(Method::POST, "/tasks", &ann.access)
-        .header("content-type", "application/json")
-        .body(vec![b'"', 0xff, 0xfe, b'"'])
-        .send()
-        .await
-        .unwrap();
-    problem(r, 400, "malformed_request").await;
+    expect_problem(
+        s.as_user(Method::POST, "/tasks", &ann.access)
+            .header("content-type", "application/json")
+            .body("{\"title\": "),
+        400,
+        "malformed_request",
+    )
+    .await;
+    expect_problem(
+        s.as_user(Method::POST, "/tasks", &ann.access)
+            .header("content-type", "application/json")
+            .body(vec![b'"', 0xff, 0xfe, b'"']),
+        400,
+        "malformed_request",
+    )
+    .await;
 }
 
 pub async fn mass_assignment_is_refused(s: Server) {
     let ann = s.user("ann").await;
     let bob = s.user("bob").await;
-    let r = s
+    let body = expect_problem(s
         .as_user(Method::POST, "/tasks", &ann.access)
-        .json(&json!({"title": "mine", "owner_id": bob.id, "version": 7, "id": "01a208d7-bcb3-7009-a20d-f188d76b5c09", "created_at": "2020-01-01T00:00:00Z", "completed_at": "2020-01-01T00:00:00Z"}))
-        .send()
-        .await
-        .unwrap();
-    let body = problem(r, 422, "validation_failed").await;
+        .json(&json!({"title": "mine", "owner_id": bob.id, "version": 7, "id": "01a208d7-bcb3-7009-a20d-f188d76b5c09", "created_at": "2020-01-01T00:00:00Z", "completed_at": "2020-01-01T00:00:00Z"})), 422, "validation_failed").await;
     for field in ["owner_id", "version", "id", "created_at", "completed_at"] {
         assert_eq!(body["errors"][field][0], "unknown field", "{field}");
     }
     let task = s.task(&ann, json!({"title": "mine"})).await;
     let path = format!("/tasks/{}", task["id"].as_str().unwrap());
-    let r = s
+    expect_problem(s
         .as_user(Method::PATCH, &path, &ann.access)
-        .json(&json!({"title": "x", "owner_id": bob.id, "version": 99, "updated_at": "2020-01-01T00:00:00Z"}))
-        .send()
-        .await
-        .unwrap();
-    problem(r, 422, "validation_failed").await;
+        .json(&json!({"title": "x", "owner_id": bob.id, "version": 99, "updated_at": "2020-01-01T00:00:00Z"})), 422, "validation_failed").await;
     let after: Value = get(&s, &ann, task["id"].as_str().unwrap())
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(after, task, "nothing changed");
-    let r = s
+    expect_problem(s
         .req(Method::POST, "/auth/register")
-        .json(&json!({"email": "eve@example.com", "password": "long enough", "name": "Eve", "role": "admin", "disabled": false}))
-        .send()
-        .await
-        .unwrap();
-    problem(r, 422, "validation_failed").await;
+        .json(&json!({"email": "eve@example.com", "password": "long enough", "name": "Eve", "role": "admin", "disabled": false})), 422, "validation_failed").await;
 }
 
 pub async fn ownership(s: Server) {
@@ -313,27 +287,27 @@ pub async fn ownership(s: Server) {
     problem(get(&s, &bob, id).await, 404, "not_found").await;
     assert!(ids(&list(&s, &bob, "").await).is_empty());
     assert!(ids(&list(&s, &bob, "q=secret").await).is_empty());
-    let r = s
-        .as_user(Method::PATCH, &path, &bob.access)
-        .json(&json!({"title": "mine now"}))
-        .send()
-        .await
-        .unwrap();
-    problem(r, 404, "not_found").await;
-    let r = s
-        .as_user(Method::DELETE, &path, &bob.access)
-        .send()
-        .await
-        .unwrap();
-    problem(r, 404, "not_found").await;
+    expect_problem(
+        s.as_user(Method::PATCH, &path, &bob.access)
+            .json(&json!({"title": "mine now"})),
+        404,
+        "not_found",
+    )
+    .await;
+    expect_problem(
+        s.as_user(Method::DELETE, &path, &bob.access),
+        404,
+        "not_found",
+    )
+    .await;
     let own = s.task(&bob, json!({"title": "bob's"})).await;
-    let r = s
-        .as_user(Method::POST, "/tasks/bulk-status", &bob.access)
-        .json(&json!({"ids": [own["id"], id], "status": "done"}))
-        .send()
-        .await
-        .unwrap();
-    problem(r, 404, "not_found").await;
+    expect_problem(
+        s.as_user(Method::POST, "/tasks/bulk-status", &bob.access)
+            .json(&json!({"ids": [own["id"], id], "status": "done"})),
+        404,
+        "not_found",
+    )
+    .await;
     let bobs: Value = get(&s, &bob, own["id"].as_str().unwrap())
         .await
         .json()
@@ -349,26 +323,26 @@ pub async fn ownership(s: Server) {
         .await
         .unwrap();
     assert_eq!(stats["total"], 1);
-    let r = s
-        .as_user(
+    expect_problem(
+        s.as_user(
             Method::GET,
             &format!("/tasks?owner_id={}", ann.id),
             &bob.access,
-        )
-        .send()
-        .await
-        .unwrap();
-    problem(r, 403, "forbidden").await;
-    let r = s
-        .as_user(
+        ),
+        403,
+        "forbidden",
+    )
+    .await;
+    expect_problem(
+        s.as_user(
             Method::GET,
             &format!("/tasks/stats?owner_id={}", ann.id),
             &bob.access,
-        )
-        .send()
-        .await
-        .unwrap();
-    problem(r, 403, "forbidden").await;
+        ),
+        403,
+        "forbidden",
+    )
+    .await;
     let after: Value = get(&s, &ann, id).await.json().await.unwrap();
     assert_eq!(after, task, "untouched by bob");
 
@@ -392,27 +366,24 @@ pub async fn ownership(s: Server) {
         .await
         .unwrap();
     assert_eq!(stats["total"], 1);
-    let r = s
-        .as_user(Method::PATCH, &path, &admin.access)
-        .json(&json!({"priority": "urgent"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let r = s
-        .as_user(Method::POST, "/tasks/bulk-status", &admin.access)
-        .json(&json!({"ids": [own["id"], id], "status": "done"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    expect_status(
+        s.as_user(Method::PATCH, &path, &admin.access)
+            .json(&json!({"priority": "urgent"})),
+        StatusCode::OK,
+    )
+    .await;
+    let r = expect_status(
+        s.as_user(Method::POST, "/tasks/bulk-status", &admin.access)
+            .json(&json!({"ids": [own["id"], id], "status": "done"})),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(r.json::<Value>().await.unwrap()["updated"], 2);
-    let r = s
-        .as_user(Method::DELETE, &path, &admin.access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    expect_status(
+        s.as_user(Method::DELETE, &path, &admin.access),
+        StatusCode::NO_CONTENT,
+    )
+    .await;
 }
 
 pub async fn listing_filters_and_sorts(s: Server) {
@@ -497,12 +468,12 @@ pub async fn listing_filters_and_sorts(s: Server) {
         "page=2&cursor=abc",
         "cursor=garbage",
     ] {
-        let r = s
-            .as_user(Method::GET, &format!("/tasks?{bad}"), &ann.access)
-            .send()
-            .await
-            .unwrap();
-        problem(r, 400, "malformed_request").await;
+        expect_problem(
+            s.as_user(Method::GET, &format!("/tasks?{bad}"), &ann.access),
+            400,
+            "malformed_request",
+        )
+        .await;
     }
 }
 
@@ -524,12 +495,11 @@ pub async fn cursor_pages_neither_skip_nor_repeat(s: Server) {
             s.task(&ann, json!({"title": "newer than the first page"}))
                 .await;
             let victim = created[0]["id"].as_str().unwrap();
-            let r = s
-                .as_user(Method::DELETE, &format!("/tasks/{victim}"), &ann.access)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), StatusCode::NO_CONTENT);
+            expect_status(
+                s.as_user(Method::DELETE, &format!("/tasks/{victim}"), &ann.access),
+                StatusCode::NO_CONTENT,
+            )
+            .await;
         }
         round += 1;
         page = list(&s, &ann, &format!("limit=5&cursor={c}")).await;
@@ -558,13 +528,12 @@ pub async fn bulk_status_and_stats(s: Server) {
                 .clone(),
         );
     }
-    let r = s
-        .as_user(Method::POST, "/tasks/bulk-status", &ann.access)
-        .json(&json!({"ids": all, "status": "done"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let r = expect_status(
+        s.as_user(Method::POST, "/tasks/bulk-status", &ann.access)
+            .json(&json!({"ids": all, "status": "done"})),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"updated": 3}));
     let stats: Value = s
         .as_user(Method::GET, "/tasks/stats", &ann.access)
@@ -580,26 +549,26 @@ pub async fn bulk_status_and_stats(s: Server) {
                "by_priority": {"low": 0, "medium": 0, "high": 3, "urgent": 0},
                "overdue": 0, "completed_last_7_days": 3})
     );
-    let r = s
-        .as_user(Method::POST, "/tasks/bulk-status", &ann.access)
-        .json(&json!({"ids": all, "status": "finished"}))
-        .send()
-        .await
-        .unwrap();
-    problem(r, 422, "validation_failed").await;
+    expect_problem(
+        s.as_user(Method::POST, "/tasks/bulk-status", &ann.access)
+            .json(&json!({"ids": all, "status": "finished"})),
+        422,
+        "validation_failed",
+    )
+    .await;
     let too_many: Vec<String> = (0..101).map(|_| uuid::Uuid::now_v7().to_string()).collect();
-    let r = s
-        .as_user(Method::POST, "/tasks/bulk-status", &ann.access)
-        .json(&json!({"ids": too_many, "status": "done"}))
-        .send()
-        .await
-        .unwrap();
-    problem(r, 422, "validation_failed").await;
-    let r = s
-        .as_user(Method::POST, "/tasks/bulk-status", &ann.access)
-        .json(&json!({"ids": [all[0], "not-an-id"], "status": "todo"}))
-        .send()
-        .await
-        .unwrap();
-    problem(r, 404, "not_found").await;
+    expect_problem(
+        s.as_user(Method::POST, "/tasks/bulk-status", &ann.access)
+            .json(&json!({"ids": too_many, "status": "done"})),
+        422,
+        "validation_failed",
+    )
+    .await;
+    expect_problem(
+        s.as_user(Method::POST, "/tasks/bulk-status", &ann.access)
+            .json(&json!({"ids": [all[0], "not-an-id"], "status": "todo"})),
+        404,
+        "not_found",
+    )
+    .await;
 }

@@ -4,6 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::{Server, problem};
+use taskflow_test_support::http::{expect_problem, expect_status};
 
 pub async fn admin_manages_users(s: Server) {
     let admin = s.admin("root").await;
@@ -53,83 +54,79 @@ pub async fn admin_manages_users(s: Server) {
         .unwrap();
     assert_eq!(found["items"][0]["email"], "bob@example.com");
     for bad in ["limit=0", "page=-1", "limit=x"] {
-        let r = s
-            .as_user(Method::GET, &format!("/users?{bad}"), &admin.access)
-            .send()
-            .await
-            .unwrap();
-        problem(r, 400, "malformed_request").await;
+        expect_problem(
+            s.as_user(Method::GET, &format!("/users?{bad}"), &admin.access),
+            400,
+            "malformed_request",
+        )
+        .await;
     }
 
-    let one = s
-        .as_user(Method::GET, &format!("/users/{}", ann.id), &admin.access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(one.status(), StatusCode::OK);
+    let one = expect_status(
+        s.as_user(Method::GET, &format!("/users/{}", ann.id), &admin.access),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(
         one.json::<Value>().await.unwrap()["email"],
         "ann@example.com"
     );
     for missing in ["nope", "01a208d7-bcb3-7009-a20d-f188d76b5c09"] {
-        let r = s
-            .as_user(Method::GET, &format!("/users/{missing}"), &admin.access)
-            .send()
-            .await
-            .unwrap();
-        problem(r, 404, "not_found").await;
+        expect_problem(
+            s.as_user(Method::GET, &format!("/users/{missing}"), &admin.access),
+            404,
+            "not_found",
+        )
+        .await;
     }
 
     // Promote ann; the role takes effect on her existing token at once.
-    let r = s
-        .as_user(Method::PATCH, &format!("/users/{}", ann.id), &admin.access)
-        .json(&json!({"role": "admin"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let r = s
-        .as_user(Method::GET, "/users", &ann.access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    expect_status(
+        s.as_user(Method::PATCH, &format!("/users/{}", ann.id), &admin.access)
+            .json(&json!({"role": "admin"})),
+        StatusCode::OK,
+    )
+    .await;
+    expect_status(
+        s.as_user(Method::GET, "/users", &ann.access),
+        StatusCode::OK,
+    )
+    .await;
 
-    let r = s
-        .as_user(Method::PATCH, &format!("/users/{}", ann.id), &admin.access)
-        .json(&json!({"role": "overlord"}))
-        .send()
-        .await
-        .unwrap();
-    let body = problem(r, 422, "validation_failed").await;
+    let body = expect_problem(
+        s.as_user(Method::PATCH, &format!("/users/{}", ann.id), &admin.access)
+            .json(&json!({"role": "overlord"})),
+        422,
+        "validation_failed",
+    )
+    .await;
     assert!(body["errors"]["role"].is_array());
-    let r = s
-        .as_user(Method::PATCH, &format!("/users/{}", ann.id), &admin.access)
-        .json(&json!({"email": "x@example.com"}))
-        .send()
-        .await
-        .unwrap();
-    problem(r, 422, "validation_failed").await;
+    expect_problem(
+        s.as_user(Method::PATCH, &format!("/users/{}", ann.id), &admin.access)
+            .json(&json!({"email": "x@example.com"})),
+        422,
+        "validation_failed",
+    )
+    .await;
 
     // Demote ann again, then the last admin cannot be demoted or disabled.
-    let r = s
-        .as_user(Method::PATCH, &format!("/users/{}", ann.id), &admin.access)
-        .json(&json!({"role": "user"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    expect_status(
+        s.as_user(Method::PATCH, &format!("/users/{}", ann.id), &admin.access)
+            .json(&json!({"role": "user"})),
+        StatusCode::OK,
+    )
+    .await;
     for change in [json!({"role": "user"}), json!({"disabled": true})] {
-        let r = s
-            .as_user(
+        expect_problem(
+            s.as_user(
                 Method::PATCH,
                 &format!("/users/{}", admin.id),
                 &admin.access,
             )
-            .json(&change)
-            .send()
-            .await
-            .unwrap();
-        problem(r, 409, "conflict").await;
+            .json(&change),
+            409,
+            "conflict",
+        )
+        .await;
     }
 }

@@ -6,18 +6,18 @@ pub mod binary;
 pub mod proxy;
 pub mod raw;
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
-use sqlx::Connection;
-use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::postgres::PgConnectOptions;
 use taskflow_core::{MokaCache, PasswordParams, Registration, Store, TaskFlow};
 use taskflow_http::HttpConfig;
 use taskflow_store_mongo::{MongoOptions, MongoStore};
 use taskflow_store_sql::{PostgresStore, SqlOptions, SqlStore};
+use taskflow_test_support::http::{expect_json, expect_status};
+use taskflow_test_support::pg::fresh_schema;
 use tokio::sync::oneshot;
 
 /// Test password of every account.
@@ -38,45 +38,30 @@ pub enum Backend {
 
 /// A backend's URL variable: `None` (said once) when unset locally, a panic under CI.
 pub fn env_url(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{var} is not set, and CI=true: every backend must run in CI")
-        }
-        _ => {
-            eprintln!("skipped: {var} not set");
-            None
-        }
-    }
+    let backend = match var {
+        taskflow_test_support::POSTGRES_URL => "PostgreSQL",
+        taskflow_test_support::MONGO_URL => "MongoDB",
+        other => other,
+    };
+    taskflow_test_support::backend_url(var, backend)
 }
 
 /// Connect options for a new, empty schema of the PostgreSQL test database.
 pub async fn fresh_pg_schema(url: &str) -> PgConnectOptions {
-    let schema = create_pg_schema(url).await;
-    PgConnectOptions::from_str(url)
-        .expect("valid URL")
-        .options([("search_path", schema.as_str())])
+    // Kept: the server that uses it outlives this call; it goes with the run's database.
+    let schema = fresh_schema(url).await;
+    let options = schema.connect_options();
+    schema.keep();
+    options
 }
 
 /// A `postgres://` URL whose connections use a new, empty schema (for the binary).
 pub async fn fresh_pg_schema_url(url: &str) -> String {
-    let schema = create_pg_schema(url).await;
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}options=-c%20search_path%3D{schema}")
-}
-
-/// Creates a uniquely named schema in the PostgreSQL test database; returns its name.
-async fn create_pg_schema(url: &str) -> String {
-    let schema = format!("h_{}", uuid::Uuid::now_v7().simple());
-    let mut admin = PgConnection::connect(url)
-        .await
-        .expect("connect to PostgreSQL");
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut admin)
-        .await
-        .expect("create schema");
-    admin.close().await.ok();
-    schema
+    // Kept, as in `fresh_pg_schema`.
+    let schema = fresh_schema(url).await;
+    let schema_url = schema.url();
+    schema.keep();
+    schema_url
 }
 
 /// A fresh, migrated store; the temp dir (SQLite) must outlive it.
@@ -105,7 +90,7 @@ pub async fn store(backend: Backend) -> Option<(Arc<dyn Store>, Option<tempfile:
         }
         Backend::Mongo => {
             let url = env_url("TASKFLOW_TEST_MONGO_URL")?;
-            let db = format!("h_{}", uuid::Uuid::now_v7().simple());
+            let db = taskflow_test_support::unique_name("h_");
             let store = MongoStore::open_database(&url, Some(&db), &MongoOptions::default())
                 .await
                 .expect("open MongoDB");
@@ -209,13 +194,12 @@ impl Server {
 
     /// Registers `name@example.com` and logs in.
     pub async fn user(&self, name: &str) -> Account {
-        let resp = self
-            .req(Method::POST, "/auth/register")
-            .json(&json!({"email": format!("{name}@example.com"), "password": PASSWORD, "name": name}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::CREATED, "register {name}");
+        expect_status(
+            self.req(Method::POST, "/auth/register")
+                .json(&json!({"email": format!("{name}@example.com"), "password": PASSWORD, "name": name})),
+            StatusCode::CREATED,
+        )
+        .await;
         self.login(name).await
     }
 
@@ -234,14 +218,12 @@ impl Server {
 
     /// Logs `name@example.com` in.
     pub async fn login(&self, name: &str) -> Account {
-        let resp = self
-            .req(Method::POST, "/auth/login")
-            .json(&json!({"email": format!("{name}@example.com"), "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::OK, "login {name}");
-        let pair: Value = resp.json().await.unwrap();
+        let pair = expect_json(
+            self.req(Method::POST, "/auth/login")
+                .json(&json!({"email": format!("{name}@example.com"), "password": PASSWORD})),
+            StatusCode::OK,
+        )
+        .await;
         Account {
             id: pair["user"]["id"].as_str().unwrap().to_owned(),
             access: pair["access_token"].as_str().unwrap().to_owned(),
@@ -251,14 +233,12 @@ impl Server {
 
     /// Creates a task as `who`; returns its JSON.
     pub async fn task(&self, who: &Account, body: Value) -> Value {
-        let resp = self
-            .as_user(Method::POST, "/tasks", &who.access)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::CREATED, "create task");
-        resp.json().await.unwrap()
+        expect_json(
+            self.as_user(Method::POST, "/tasks", &who.access)
+                .json(&body),
+            StatusCode::CREATED,
+        )
+        .await
     }
 }
 
@@ -275,37 +255,7 @@ pub struct Account {
 
 /// Asserts a problem+json answer with `status` and `code`; returns the body.
 pub async fn problem(resp: Response, status: u16, code: &str) -> Value {
-    let got = resp.status().as_u16();
-    let content_type = resp
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let request_id = resp
-        .headers()
-        .get("x-request-id")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let text = resp.text().await.unwrap();
-    assert_eq!(got, status, "status; body: {text}");
-    assert_eq!(
-        content_type, "application/problem+json",
-        "content type; body: {text}"
-    );
-    let body: Value = serde_json::from_str(&text).expect("problem body is JSON");
-    assert_eq!(body["code"], code, "code; body: {text}");
-    assert_eq!(body["status"], status);
-    assert_eq!(
-        body["type"],
-        format!("https://taskflow.dev/problems/{code}"),
-        "type"
-    );
-    assert!(body["title"].is_string() && body["detail"].is_string());
-    assert_eq!(
-        body["request_id"].as_str(),
-        request_id.as_deref(),
-        "request id"
-    );
-    body
+    taskflow_test_support::http::problem(resp, status, code).await
 }
 
 /// Expands one test per scenario and backend: `scenarios!(module::fn, ...)`.
