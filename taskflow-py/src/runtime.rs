@@ -46,7 +46,8 @@ where
 
 /// How the result of an operation reaches Python from each class: the forwarding methods
 /// of `taskflow.TaskFlow` call [`Forward::blocking`], those of `taskflow.aio.TaskFlow` call
-/// [`Forward::asyncio`]. A value is returned as is or as an awaitable.
+/// [`Forward::asyncio`]. A value is returned as is or as an awaitable; a
+/// [`Streamed`](crate::streams::Streamed) result becomes a blocking or an async iterator.
 pub trait Forward: Sized + Send + 'static {
     /// What the blocking method returns to Python.
     type Blocking;
