@@ -9,6 +9,7 @@ mod args;
 pub mod errors;
 mod flow;
 pub mod runtime;
+pub mod streams;
 mod types;
 
 use pyo3::prelude::*;
