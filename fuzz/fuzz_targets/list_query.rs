@@ -2,7 +2,7 @@
 //! frontend, on arbitrary field values (any strings, any integers, instants across
 //! chrono's whole range with sub-millisecond parts, cursors both garbage and issued).
 //!
-//! Invariants (the rules of `API.md`'s list query, restated independently):
+//! Invariants (the rules of the list query in `docs/http-api.md`, restated independently):
 //! - the only error is `validation_failed`, and it names exactly the fields that break a
 //!   rule: an unknown status or priority, a tag not `[a-z0-9_-]{1,32}` after lower-casing,
 //!   a search over 200 characters or with over 16 distinct words, an

@@ -132,7 +132,7 @@ pub fn json_body(resp: Response) -> serde_json::Value {
     })
 }
 
-/// Asserts `resp` is a problem document with this status and code (`API.md`), and returns
+/// Asserts `resp` is a problem document with this status and code (`docs/http-api.md`), and returns
 /// its body.
 pub fn expect_problem(resp: Response, status: u16, code: &str) -> serde_json::Value {
     assert_eq!(resp.status().as_u16(), status, "status");

@@ -1,5 +1,5 @@
 //! Python bindings of TaskFlow: the private native module `taskflow._taskflow`, wrapped by
-//! the `taskflow` package in `python/taskflow/`. Contract: `PYTHON.md`.
+//! the `taskflow` package in `python/taskflow/`. Contract: `docs/python-api.md`.
 //!
 //! The crate translates only: arguments become core inputs, core results become Python
 //! objects, core errors become the exceptions of [`errors`]. Every blocking call goes

@@ -1,4 +1,4 @@
-//! The auth flow of `API.md`: registration, login, rotation, reuse detection, logout,
+//! The auth flow of `docs/http-api.md`: registration, login, rotation, reuse detection, logout,
 //! logout-all, password change, disabled accounts, the login throttle.
 
 use reqwest::{Method, StatusCode};

@@ -50,7 +50,7 @@ fn texts() -> Vec<(&'static str, String)> {
     .collect()
 }
 
-// The field rules of the contract (API.md and core's documented validation).
+// The field rules of the contract (docs/http-api.md and core's documented validation).
 
 fn title_ok(t: &str) -> bool {
     let t = t.trim();
