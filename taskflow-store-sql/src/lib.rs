@@ -51,9 +51,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use taskflow_core::{
-    Error, ListRequest, Result, Scope, SessionId, SessionRecord, SessionStore, StatsRequest, Store,
-    Task, TaskId, TaskSlice, TaskStats, TaskStore, User, UserId, UserListRequest, UserRecord,
-    UserStore,
+    Error, ListRequest, Result, Scope, SessionId, SessionRecord, SessionRotation, SessionStore,
+    StatsRequest, Store, Task, TaskId, TaskSlice, TaskStats, TaskStore, User, UserId,
+    UserListRequest, UserRecord, UserStore,
 };
 
 #[cfg(feature = "postgres")]
@@ -214,16 +214,8 @@ impl SessionStore for SqlStore {
     async fn get_session(&self, id: SessionId) -> Result<Option<SessionRecord>> {
         delegate!(self.get_session(id))
     }
-    async fn rotate_session(
-        &self,
-        user_id: UserId,
-        id: SessionId,
-        presented_hash: &str,
-        new_hash: &str,
-        new_expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        delegate!(self.rotate_session(user_id, id, presented_hash, new_hash, new_expires_at, now))
+    async fn rotate_session(&self, r: &SessionRotation<'_>) -> Result<bool> {
+        delegate!(self.rotate_session(r))
     }
     async fn revoke_session(&self, user_id: UserId, id: SessionId) -> Result<()> {
         delegate!(self.revoke_session(user_id, id))

@@ -13,9 +13,9 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
 use taskflow_core::{
-    Error, ListRequest, Result, Scope, SessionId, SessionRecord, SessionStore, StatsRequest, Store,
-    Task, TaskId, TaskSlice, TaskStats, TaskStore, User, UserId, UserListRequest, UserRecord,
-    UserStore, index_words,
+    Error, ListRequest, Result, Scope, SessionId, SessionRecord, SessionRotation, SessionStore,
+    StatsRequest, Store, Task, TaskId, TaskSlice, TaskStats, TaskStore, User, UserId,
+    UserListRequest, UserRecord, UserStore, index_words,
 };
 use uuid::Uuid;
 
@@ -387,29 +387,21 @@ impl SessionStore for PostgresStore {
         row.as_ref().map(session_from_row).transpose()
     }
 
-    async fn rotate_session(
-        &self,
-        user_id: UserId,
-        id: SessionId,
-        presented_hash: &str,
-        new_hash: &str,
-        new_expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        let r = sqlx::query(
+    async fn rotate_session(&self, r: &SessionRotation<'_>) -> Result<bool> {
+        let done = sqlx::query(
             "UPDATE sessions SET token_hash = $1, expires_at = $2, generation = generation + 1 \
              WHERE id = $3 AND user_id = $4 AND token_hash = $5 AND NOT revoked AND expires_at > $6",
         )
-        .bind(new_hash)
-        .bind(new_expires_at)
-        .bind(id.as_uuid())
-        .bind(user_id.as_uuid())
-        .bind(presented_hash)
-        .bind(now)
+        .bind(r.new_hash)
+        .bind(r.new_expires_at)
+        .bind(r.id.as_uuid())
+        .bind(r.user_id.as_uuid())
+        .bind(r.presented_hash)
+        .bind(r.now)
         .execute(&self.pool)
         .await
         .map_err(db)?;
-        Ok(r.rows_affected() == 1)
+        Ok(done.rows_affected() == 1)
     }
 
     async fn revoke_session(&self, user_id: UserId, id: SessionId) -> Result<()> {

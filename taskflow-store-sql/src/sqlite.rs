@@ -17,9 +17,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
 use taskflow_core::{
-    Error, ListRequest, Result, Scope, SessionId, SessionRecord, SessionStore, StatsRequest, Store,
-    Task, TaskId, TaskSlice, TaskStats, TaskStore, User, UserId, UserListRequest, UserRecord,
-    UserStore, index_words,
+    Error, ListRequest, Result, Scope, SessionId, SessionRecord, SessionRotation, SessionStore,
+    StatsRequest, Store, Task, TaskId, TaskSlice, TaskStats, TaskStore, User, UserId,
+    UserListRequest, UserRecord, UserStore, index_words,
 };
 use uuid::Uuid;
 
@@ -421,29 +421,21 @@ impl SessionStore for SqliteStore {
         row.as_ref().map(session_from_row).transpose()
     }
 
-    async fn rotate_session(
-        &self,
-        user_id: UserId,
-        id: SessionId,
-        presented_hash: &str,
-        new_hash: &str,
-        new_expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        let r = sqlx::query(
+    async fn rotate_session(&self, r: &SessionRotation<'_>) -> Result<bool> {
+        let done = sqlx::query(
             "UPDATE sessions SET token_hash = ?, expires_at = ?, generation = generation + 1 \
              WHERE id = ? AND user_id = ? AND token_hash = ? AND revoked = 0 AND expires_at > ?",
         )
-        .bind(new_hash)
-        .bind(millis(new_expires_at))
-        .bind(id.as_uuid())
-        .bind(user_id.as_uuid())
-        .bind(presented_hash)
-        .bind(millis(now))
+        .bind(r.new_hash)
+        .bind(millis(r.new_expires_at))
+        .bind(r.id.as_uuid())
+        .bind(r.user_id.as_uuid())
+        .bind(r.presented_hash)
+        .bind(millis(r.now))
         .execute(&self.writer)
         .await
         .map_err(db)?;
-        Ok(r.rows_affected() == 1)
+        Ok(done.rows_affected() == 1)
     }
 
     async fn revoke_session(&self, user_id: UserId, id: SessionId) -> Result<()> {
