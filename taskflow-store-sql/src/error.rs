@@ -38,6 +38,11 @@ pub(crate) fn duplicate_email() -> Error {
     Error::Conflict("email already registered".into())
 }
 
+/// The error for a task id that is already taken.
+pub(crate) fn duplicate_task_id() -> Error {
+    Error::Conflict("task id already exists".into())
+}
+
 /// The error for a guarded write that would leave no active admin.
 pub(crate) fn last_admin() -> Error {
     Error::Conflict("the last active admin cannot be demoted or disabled".into())
