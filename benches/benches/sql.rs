@@ -41,8 +41,8 @@ use criterion::{BenchmarkGroup, Criterion};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use taskflow_core::{
-    MokaCache, NewTask, PasswordParams, Principal, Priority, Registration, Status, Store, Task,
-    TaskFlow, TaskId, TaskQuery, UserId, to_millis,
+    MokaCache, NewTask, PasswordParams, Principal, Priority, Registration, Status, Task, TaskFlow,
+    TaskId, TaskQuery, UserId, to_millis,
 };
 use taskflow_store_sql::{PostgresStore, SqlOptions, SqlStore};
 use tokio::runtime::Runtime;
