@@ -16,8 +16,6 @@
 //! tasks do. A `postgres://` URL works as well: the program names its store only by URL
 //! (a password in it is not printed).
 
-use std::sync::Arc;
-
 use chrono::{TimeDelta, Utc};
 use taskflow_core::{
     Error, MokaCache, NewTask, Page, Priority, Registration, Status, Task, TaskFlow, TaskQuery,
@@ -38,7 +36,7 @@ async fn main() -> AnyResult<()> {
         .unwrap_or_else(|| DEFAULT_URL.to_owned());
 
     step("Open the database");
-    let store = Arc::new(SqlStore::open(&url, &SqlOptions::default()).await?);
+    let store = SqlStore::open(&url, &SqlOptions::default()).await?;
     // Idempotent: the first run creates the tables, later runs find nothing to do.
     store.migrate().await?;
     println!("opened {} and applied its migrations", redacted(&url));
@@ -51,7 +49,7 @@ async fn main() -> AnyResult<()> {
     // Shared rather than moved in, so the program keeps a handle to close the pools with
     // at the end: a clean shutdown instead of connections dropped at exit.
     let tf = TaskFlow::builder()
-        .shared_store(store.clone())
+        .shared_store(store.shared())
         .cache(MokaCache::default())
         .jwt_secret(jwt_secret)
         .build()?;

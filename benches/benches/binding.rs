@@ -26,7 +26,7 @@ fn main() {
             .expect("open");
         store.migrate().await.expect("migrate");
         let tf = TaskFlow::builder()
-            .store(store)
+            .shared_store(store.shared())
             .cache(MokaCache::default())
             .jwt_secret(*b"taskflow-benchmarks-not-a-secret")
             .password_params(PasswordParams::insecure_fast_for_tests())

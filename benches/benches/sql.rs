@@ -41,8 +41,8 @@ use criterion::{BenchmarkGroup, Criterion};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use taskflow_core::{
-    MokaCache, NewTask, PasswordParams, Principal, Priority, Registration, Status, Store, Task,
-    TaskFlow, TaskId, TaskQuery, UserId, to_millis,
+    MokaCache, NewTask, PasswordParams, Principal, Priority, Registration, Status, Task, TaskFlow,
+    TaskId, TaskQuery, UserId, to_millis,
 };
 use taskflow_store_sql::{PostgresStore, SqlOptions, SqlStore};
 use tokio::runtime::Runtime;
@@ -281,7 +281,7 @@ async fn seed(name: &'static str, store: SqlStore) -> Backend {
     store.migrate().await.expect("migrate");
     let store = Arc::new(store);
     let tf = TaskFlow::builder()
-        .shared_store(Arc::clone(&store) as Arc<dyn Store>)
+        .shared_store(store.shared())
         .jwt_secret(*b"taskflow-benchmarks-not-a-secret")
         .password_params(PasswordParams::insecure_fast_for_tests())
         .build()
@@ -539,7 +539,7 @@ fn bench_backend(c: &mut Criterion, rt: &Runtime, b: &Backend) {
 
     // The same store behind the moka cache, for the cache-hit and authenticate figures.
     let cached = &TaskFlow::builder()
-        .shared_store(Arc::clone(&b.store) as Arc<dyn Store>)
+        .shared_store(b.store.shared())
         .cache(MokaCache::default())
         .jwt_secret(*b"taskflow-benchmarks-not-a-secret")
         .password_params(PasswordParams::insecure_fast_for_tests())
@@ -621,7 +621,7 @@ fn run_postgres(c: &mut Criterion, rt: &Runtime) {
     let backend = rt.block_on(async {
         let store = PostgresStore::with_connect_options(database.options(), &SqlOptions::default())
             .expect("PostgreSQL pool");
-        seed("postgres", SqlStore::Postgres(store)).await
+        seed("postgres", SqlStore::Postgres(Arc::new(store))).await
     });
     bench_backend(c, rt, &backend);
     rt.block_on(backend.store.close());

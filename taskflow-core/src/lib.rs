@@ -78,7 +78,7 @@
 //! # #[async_trait] impl SessionStore for MyStore {
 //! #   async fn insert_session(&self, s: &SessionRecord) -> Result<()> { self.0.insert_session(s).await }
 //! #   async fn get_session(&self, id: SessionId) -> Result<Option<SessionRecord>> { self.0.get_session(id).await }
-//! #   async fn rotate_session(&self, u: UserId, id: SessionId, p: &str, n: &str, e: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool> { self.0.rotate_session(u, id, p, n, e, now).await }
+//! #   async fn rotate_session(&self, r: &SessionRotation<'_>) -> Result<bool> { self.0.rotate_session(r).await }
 //! #   async fn revoke_session(&self, u: UserId, id: SessionId) -> Result<()> { self.0.revoke_session(u, id).await }
 //! #   async fn revoke_user_sessions(&self, u: UserId, x: Option<SessionId>) -> Result<u64> { self.0.revoke_user_sessions(u, x).await }
 //! #   async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> { self.0.purge_expired_sessions(now).await }
@@ -212,7 +212,7 @@ pub use service::{
     MAX_BULK_IDS, TaskFlow, TaskFlowBuilder,
 };
 pub use stats::{COMPLETED_WINDOW, PriorityCounts, StatsRequest, StatusCounts, TaskStats};
-pub use store::{SessionStore, Store, TaskStore, UserStore};
+pub use store::{SessionRotation, SessionStore, Store, TaskStore, UserStore};
 pub use task::{
     DESCRIPTION_MAX_CHARS, MAX_TAGS, NewTask, Priority, Status, TAG_MAX_CHARS, TITLE_MAX_CHARS,
     Task, TaskPatch,

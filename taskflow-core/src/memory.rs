@@ -14,7 +14,7 @@ use crate::ids::{SessionId, TaskId, UserId};
 use crate::query::{ListRequest, TaskSlice};
 use crate::rbac::Scope;
 use crate::stats::{StatsRequest, TaskStats};
-use crate::store::{SessionStore, Store, TaskStore, UserStore};
+use crate::store::{SessionRotation, SessionStore, Store, TaskStore, UserStore};
 use crate::task::Task;
 use crate::user::{User, UserListRequest, UserRecord};
 
@@ -156,22 +156,16 @@ impl SessionStore for MemoryStore {
         Ok(self.read().sessions.get(&id).cloned())
     }
 
-    async fn rotate_session(
-        &self,
-        user_id: UserId,
-        id: SessionId,
-        presented_hash: &str,
-        new_hash: &str,
-        new_expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
+    async fn rotate_session(&self, r: &SessionRotation<'_>) -> Result<bool> {
         let mut data = self.write();
-        match data.sessions.get_mut(&id) {
+        match data.sessions.get_mut(&r.id) {
             Some(s)
-                if s.user_id == user_id && s.is_active(now) && s.token_hash == presented_hash =>
+                if s.user_id == r.user_id
+                    && s.is_active(r.now)
+                    && s.token_hash == r.presented_hash =>
             {
-                s.token_hash = new_hash.to_owned();
-                s.expires_at = new_expires_at;
+                s.token_hash = r.new_hash.to_owned();
+                s.expires_at = r.new_expires_at;
                 s.generation += 1;
                 Ok(true)
             }

@@ -54,6 +54,25 @@ pub trait UserStore: Send + Sync + 'static {
     async fn list_users(&self, request: &UserListRequest) -> Result<(Vec<User>, u64)>;
 }
 
+/// One refresh-token rotation, as [`SessionStore::rotate_session`] applies it: named
+/// fields, because four of them are ids or hashes of the same type and easy to swap.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SessionRotation<'a> {
+    /// Whose session; a session of another user is never rotated.
+    pub user_id: UserId,
+    /// The session to rotate.
+    pub id: SessionId,
+    /// Hash of the refresh token the caller presented: the rotation applies only while it
+    /// is still the session's current one.
+    pub presented_hash: &'a str,
+    /// Hash of the newly minted refresh token.
+    pub new_hash: &'a str,
+    /// When the new refresh token expires.
+    pub new_expires_at: DateTime<Utc>,
+    /// The time of the call: an expired session is not rotated.
+    pub now: DateTime<Utc>,
+}
+
 /// Login sessions (refresh-token families).
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
@@ -63,20 +82,13 @@ pub trait SessionStore: Send + Sync + 'static {
     /// The session with this id, revoked or expired ones included.
     async fn get_session(&self, id: SessionId) -> Result<Option<SessionRecord>>;
 
-    /// Atomically rotates the refresh token: if the session `id` of `user_id` is not
-    /// revoked, expires after `now` and its `token_hash` equals `presented_hash`, sets
-    /// `token_hash = new_hash`, `expires_at = new_expires_at`, `generation += 1` and returns
-    /// true; otherwise changes nothing and returns false. Of two concurrent calls with the
-    /// same `presented_hash`, at most one returns true (one conditional update).
-    async fn rotate_session(
-        &self,
-        user_id: UserId,
-        id: SessionId,
-        presented_hash: &str,
-        new_hash: &str,
-        new_expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<bool>;
+    /// Atomically rotates the refresh token as [`SessionRotation`] describes: if the
+    /// session `id` of `user_id` is not revoked, expires after `now` and its `token_hash`
+    /// equals `presented_hash`, sets `token_hash = new_hash`, `expires_at = new_expires_at`,
+    /// `generation += 1` and returns true; otherwise changes nothing and returns false. Of
+    /// two concurrent calls with the same `presented_hash`, at most one returns true (one
+    /// conditional update).
+    async fn rotate_session(&self, rotation: &SessionRotation<'_>) -> Result<bool>;
 
     /// Marks the session revoked (idempotent; unknown ids are ignored).
     async fn revoke_session(&self, user_id: UserId, id: SessionId) -> Result<()>;

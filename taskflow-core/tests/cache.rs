@@ -260,16 +260,8 @@ impl SessionStore for SlowReads {
         self.pause().await;
         r
     }
-    async fn rotate_session(
-        &self,
-        u: UserId,
-        id: SessionId,
-        p: &str,
-        n: &str,
-        e: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        self.inner.rotate_session(u, id, p, n, e, now).await
+    async fn rotate_session(&self, r: &SessionRotation<'_>) -> Result<bool> {
+        self.inner.rotate_session(r).await
     }
     async fn revoke_session(&self, u: UserId, id: SessionId) -> Result<()> {
         self.inner.revoke_session(u, id).await

@@ -124,7 +124,7 @@ impl From<TfError> for PyErr {
 }
 
 /// Registers the exception classes, each with its code as a class attribute too (read from
-/// [`exception_of`], so the class attribute and the raised `.code` cannot disagree).
+/// `exception_of`, so the class attribute and the raised `.code` cannot disagree).
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     let base = py.get_type::<TaskFlowError>();

@@ -89,8 +89,8 @@ use mongodb::bson::{Document, doc};
 use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Collection, Database, IndexModel};
 use taskflow_core::{
-    Conflict, Error, ListRequest, Result, Scope, SessionId, SessionRecord, SessionStore,
-    StatsRequest, Store, Task, TaskId, TaskSlice, TaskStats, TaskStore, User, UserId,
+    Conflict, Error, ListRequest, Result, Scope, SessionId, SessionRecord, SessionRotation,
+    SessionStore, StatsRequest, Store, Task, TaskId, TaskSlice, TaskStats, TaskStore, User, UserId,
     UserListRequest, UserRecord, UserStore,
 };
 
@@ -450,31 +450,23 @@ impl SessionStore for MongoStore {
         found.as_ref().map(docs::session_from).transpose()
     }
 
-    async fn rotate_session(
-        &self,
-        user_id: UserId,
-        id: SessionId,
-        presented_hash: &str,
-        new_hash: &str,
-        new_expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        let Some(current) = self.get_session(id).await? else {
+    async fn rotate_session(&self, r: &SessionRotation<'_>) -> Result<bool> {
+        let Some(current) = self.get_session(r.id).await? else {
             return Ok(false);
         };
         let next = SessionRecord {
-            token_hash: new_hash.to_owned(),
-            expires_at: new_expires_at,
+            token_hash: r.new_hash.to_owned(),
+            expires_at: r.new_expires_at,
             generation: current.generation + 1,
             ..current
         };
         // One conditional replace: it matches only while the presented token is current.
         let filter = doc! {
-            "_id": id_str(id),
-            "user_id": id_str(user_id),
-            "token_hash": presented_hash,
+            "_id": id_str(r.id),
+            "user_id": id_str(r.user_id),
+            "token_hash": r.presented_hash,
             "state": ACTIVE,
-            "expires_ms": { "$gt": ms(now) },
+            "expires_ms": { "$gt": ms(r.now) },
         };
         let replaced = self
             .timed(

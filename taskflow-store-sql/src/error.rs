@@ -38,6 +38,11 @@ pub(crate) fn duplicate_email() -> Error {
     Conflict::EmailTaken.into()
 }
 
+/// The error for a task id that is already taken.
+pub(crate) fn duplicate_task_id() -> Error {
+    Conflict::IdTaken("task").into()
+}
+
 /// The error for a guarded write that would leave no active admin.
 pub(crate) fn last_admin() -> Error {
     Conflict::LastActiveAdmin.into()

@@ -138,7 +138,7 @@ mod tests {
         async fn write(&self, batch: Vec<Task>, delay: Duration) -> Result<()> {
             tokio::time::sleep(delay).await;
             if batch.iter().any(|t| t.title == "bad") {
-                return Err(taskflow_core::Conflict::IdTaken("task").into());
+                return Err(crate::error::duplicate_task_id());
             }
             self.0
                 .lock()

@@ -12,12 +12,28 @@
 //! let store = SqlStore::open("sqlite://taskflow.db", &SqlOptions::default()).await?;
 //! store.migrate().await?;
 //! let tf = TaskFlow::builder()
-//!     .store(store)
+//!     .shared_store(store.shared())
 //!     .cache(MokaCache::default())
 //!     .jwt_secret(std::env::var("TASKFLOW_JWT_SECRET").unwrap_or_default())
 //!     .build()?;
 //! # Ok(()) }
 //! ```
+//!
+//! ## Shape: one store over a dialect
+//!
+//! [`DialectStore<D>`](DialectStore) holds every statement, transaction and routing
+//! decision once; [`SqliteStore`] and [`PostgresStore`] are it over `sqlx::Sqlite` and
+//! `sqlx::Postgres`. The [`Dialect`] trait, implemented on sqlx's driver types themselves
+//! (one type parameter, no wrapper types), carries only what differs: time encoding
+//! (milliseconds vs `timestamptz`), tags (JSON text vs `text[]`), full-text search (FTS5 vs
+//! `tsvector`), id lists, boolean literals, the write `BEGIN`, the last-admin lock,
+//! migrations and plans. Placeholders come from sqlx's `QueryBuilder`. Each dialect's opener
+//! picks the execution strategy: SQLite one writer connection, a read-only pool and group
+//! commit of concurrent creates; PostgreSQL one parallel pool. A trait rather than an enum
+//! matched in every statement, so each statement stays monomorphic: sqlx keeps it prepared
+//! per connection exactly as a hand-written one. [`SqlStore`] only chooses the dialect from
+//! a URL and hands the store out as `Arc<dyn Store>`, so no layer forwards the store
+//! methods.
 //!
 //! - Migrations are embedded per dialect (`migrations/sqlite`, `migrations/postgres`) and
 //!   applied by [`SqlStore::migrate`], which is idempotent.
@@ -35,31 +51,30 @@
 //! - A database that cannot be reached surfaces as `unavailable` within
 //!   [`SqlOptions::acquire_timeout`].
 
+mod dialect;
+mod driver;
 mod error;
-#[cfg(feature = "sqlite")]
 mod group_commit;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod query;
-mod routing;
+mod read_replica;
 mod rows;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod store;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use taskflow_core::{
-    Error, ListRequest, Result, Scope, SessionId, SessionRecord, SessionStore, StatsRequest, Store,
-    Task, TaskId, TaskSlice, TaskStats, TaskStore, User, UserId, UserListRequest, UserRecord,
-    UserStore,
-};
+use taskflow_core::{Error, Result, Store};
 
+pub use dialect::Dialect;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+pub use store::DialectStore;
 
 /// Pool and routing settings.
 #[derive(Debug, Clone)]
@@ -113,15 +128,30 @@ impl PoolStats {
     }
 }
 
-/// A SQL store chosen by URL scheme.
+/// A SQL store chosen by URL scheme. It does not implement the store traits itself:
+/// [`shared`](Self::shared) hands out the store of its dialect, so calls reach the statements
+/// without a forwarding layer.
+#[derive(Clone)]
 #[non_exhaustive]
 pub enum SqlStore {
     /// `sqlite://path`, `sqlite:path`, `sqlite::memory:`.
     #[cfg(feature = "sqlite")]
-    Sqlite(SqliteStore),
+    Sqlite(Arc<SqliteStore>),
     /// `postgres://…`, `postgresql://…`.
     #[cfg(feature = "postgres")]
-    Postgres(PostgresStore),
+    Postgres(Arc<PostgresStore>),
+}
+
+/// `$body` with `$s` bound to the store, whichever dialect it is.
+macro_rules! each_dialect {
+    ($self:ident, $s:ident => $body:expr) => {
+        match $self {
+            #[cfg(feature = "sqlite")]
+            SqlStore::Sqlite($s) => $body,
+            #[cfg(feature = "postgres")]
+            SqlStore::Postgres($s) => $body,
+        }
+    };
 }
 
 impl SqlStore {
@@ -129,13 +159,13 @@ impl SqlStore {
     pub async fn open(url: &str, options: &SqlOptions) -> Result<Self> {
         #[cfg(feature = "sqlite")]
         if url.starts_with("sqlite:") {
-            return SqliteStore::open(url, options).await.map(SqlStore::Sqlite);
+            let store = SqliteStore::open(url, options).await?;
+            return Ok(SqlStore::Sqlite(Arc::new(store)));
         }
         #[cfg(feature = "postgres")]
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return PostgresStore::open(url, options)
-                .await
-                .map(SqlStore::Postgres);
+            let store = PostgresStore::open(url, options).await?;
+            return Ok(SqlStore::Postgres(Arc::new(store)));
         }
         let _ = options;
         Err(Error::invalid(
@@ -144,144 +174,23 @@ impl SqlStore {
         ))
     }
 
+    /// The store, as core takes it.
+    pub fn shared(&self) -> Arc<dyn Store> {
+        each_dialect!(self, s => s.clone())
+    }
+
     /// Applies pending migrations (idempotent).
     pub async fn migrate(&self) -> Result<()> {
-        match self {
-            #[cfg(feature = "sqlite")]
-            SqlStore::Sqlite(s) => s.migrate().await,
-            #[cfg(feature = "postgres")]
-            SqlStore::Postgres(s) => s.migrate().await,
-        }
+        each_dialect!(self, s => s.migrate().await)
     }
 
     /// Current usage of each connection pool, for metrics.
     pub fn pool_stats(&self) -> Vec<PoolStats> {
-        match self {
-            #[cfg(feature = "sqlite")]
-            SqlStore::Sqlite(s) => s.pool_stats(),
-            #[cfg(feature = "postgres")]
-            SqlStore::Postgres(s) => s.pool_stats(),
-        }
+        each_dialect!(self, s => s.pool_stats())
     }
 
     /// Closes every pool.
     pub async fn close(&self) {
-        match self {
-            #[cfg(feature = "sqlite")]
-            SqlStore::Sqlite(s) => s.close().await,
-            #[cfg(feature = "postgres")]
-            SqlStore::Postgres(s) => s.close().await,
-        }
-    }
-}
-
-/// Forwards a store method to whichever backend the enum holds.
-macro_rules! delegate {
-    ($self:ident . $method:ident ( $($arg:expr),* )) => {
-        match $self {
-            #[cfg(feature = "sqlite")]
-            SqlStore::Sqlite(s) => s.$method($($arg),*).await,
-            #[cfg(feature = "postgres")]
-            SqlStore::Postgres(s) => s.$method($($arg),*).await,
-        }
-    };
-}
-
-#[async_trait]
-impl UserStore for SqlStore {
-    async fn insert_user(&self, user: &UserRecord) -> Result<()> {
-        delegate!(self.insert_user(user))
-    }
-    async fn get_user(&self, id: UserId) -> Result<Option<UserRecord>> {
-        delegate!(self.get_user(id))
-    }
-    async fn get_user_by_email(&self, email: &str) -> Result<Option<UserRecord>> {
-        delegate!(self.get_user_by_email(email))
-    }
-    async fn replace_user(&self, user: &UserRecord, keep_an_active_admin: bool) -> Result<bool> {
-        delegate!(self.replace_user(user, keep_an_active_admin))
-    }
-    async fn list_users(&self, request: &UserListRequest) -> Result<(Vec<User>, u64)> {
-        delegate!(self.list_users(request))
-    }
-}
-
-#[async_trait]
-impl SessionStore for SqlStore {
-    async fn insert_session(&self, session: &SessionRecord) -> Result<()> {
-        delegate!(self.insert_session(session))
-    }
-    async fn get_session(&self, id: SessionId) -> Result<Option<SessionRecord>> {
-        delegate!(self.get_session(id))
-    }
-    async fn rotate_session(
-        &self,
-        user_id: UserId,
-        id: SessionId,
-        presented_hash: &str,
-        new_hash: &str,
-        new_expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        delegate!(self.rotate_session(user_id, id, presented_hash, new_hash, new_expires_at, now))
-    }
-    async fn revoke_session(&self, user_id: UserId, id: SessionId) -> Result<()> {
-        delegate!(self.revoke_session(user_id, id))
-    }
-    async fn revoke_user_sessions(
-        &self,
-        user_id: UserId,
-        except: Option<SessionId>,
-    ) -> Result<u64> {
-        delegate!(self.revoke_user_sessions(user_id, except))
-    }
-    async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
-        delegate!(self.purge_expired_sessions(now))
-    }
-}
-
-#[async_trait]
-impl TaskStore for SqlStore {
-    async fn insert_task(&self, task: &Task) -> Result<()> {
-        delegate!(self.insert_task(task))
-    }
-    async fn insert_tasks(&self, tasks: &[Task]) -> Result<()> {
-        delegate!(self.insert_tasks(tasks))
-    }
-    async fn get_task(&self, scope: Scope, id: TaskId) -> Result<Option<Task>> {
-        delegate!(self.get_task(scope, id))
-    }
-    async fn get_task_for_update(&self, scope: Scope, id: TaskId) -> Result<Option<Task>> {
-        delegate!(self.get_task_for_update(scope, id))
-    }
-    async fn get_tasks(&self, scope: Scope, ids: &[TaskId]) -> Result<Vec<Task>> {
-        delegate!(self.get_tasks(scope, ids))
-    }
-    async fn replace_task(&self, task: &Task) -> Result<bool> {
-        delegate!(self.replace_task(task))
-    }
-    async fn replace_tasks(&self, tasks: &[Task]) -> Result<Vec<TaskId>> {
-        delegate!(self.replace_tasks(tasks))
-    }
-    async fn delete_task(
-        &self,
-        owner: UserId,
-        id: TaskId,
-        expected_version: Option<u64>,
-    ) -> Result<bool> {
-        delegate!(self.delete_task(owner, id, expected_version))
-    }
-    async fn list_tasks(&self, request: &ListRequest) -> Result<TaskSlice> {
-        delegate!(self.list_tasks(request))
-    }
-    async fn task_stats(&self, request: &StatsRequest) -> Result<TaskStats> {
-        delegate!(self.task_stats(request))
-    }
-}
-
-#[async_trait]
-impl Store for SqlStore {
-    async fn ping(&self) -> Result<()> {
-        delegate!(self.ping())
+        each_dialect!(self, s => s.close().await)
     }
 }

@@ -1,33 +1,17 @@
-//! SQL for task listings and stats, shared by both dialects. Every value is bound; the only
+//! SQL for listings and stats, shared by both dialects. Every value is bound; the only
 //! text pushed into SQL is fixed column names and operators chosen from validated enums.
 
-use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 use taskflow_core::{
     ListRequest, Position, Role, Scope, SortKey, SortValue, StatsRequest, TaskFilter, TaskSort,
     UserListRequest,
 };
-use uuid::Uuid;
+
+use crate::dialect::Dialect;
 
 /// Columns of a task row, in the order the row mappers read them.
 pub(crate) const TASK_COLUMNS: &str = "t.id, t.owner_id, t.title, t.description, t.status, \
     t.priority, t.due_date, t.tags, t.created_at, t.updated_at, t.completed_at, t.version";
-
-/// What differs between the dialects when building queries.
-pub(crate) trait Dialect: sqlx::Database {
-    fn bind_id(qb: &mut QueryBuilder<'static, Self>, id: Uuid);
-    fn bind_time(qb: &mut QueryBuilder<'static, Self>, t: DateTime<Utc>);
-    fn bind_int(qb: &mut QueryBuilder<'static, Self>, v: i64);
-    fn bind_text(qb: &mut QueryBuilder<'static, Self>, s: String);
-    /// ` AND <task t carries tag>`
-    fn push_tag_filter(qb: &mut QueryBuilder<'static, Self>, tag: &str);
-    /// ` AND <every word prefixes one of t's indexed words>`
-    fn push_search(qb: &mut QueryBuilder<'static, Self>, words: &[String]);
-    /// `<column contains needle literally>` (no LIKE wildcards)
-    fn push_contains(qb: &mut QueryBuilder<'static, Self>, column: &str, needle: String);
-    /// The literal for "not disabled" in this dialect.
-    const ENABLED: &'static str;
-}
 
 /// Columns of a user row, in the order the row mappers read them.
 pub(crate) const USER_COLUMNS: &str =
@@ -55,7 +39,7 @@ pub(crate) fn users_count<DB: Dialect>(request: &UserListRequest) -> QueryBuilde
 pub(crate) fn active_admins<DB: Dialect>() -> QueryBuilder<'static, DB> {
     let mut qb = QueryBuilder::new("SELECT count(*) FROM users WHERE role = ");
     DB::bind_text(&mut qb, Role::ADMIN.to_owned());
-    qb.push(format_args!(" AND disabled = {}", DB::ENABLED));
+    qb.push(format_args!(" AND disabled = {}", DB::FALSE));
     qb
 }
 
@@ -67,9 +51,12 @@ fn push_user_filter<DB: Dialect>(qb: &mut QueryBuilder<'static, DB>, request: &U
     }
     if let Some(q) = &request.q {
         qb.push(" AND (");
-        DB::push_contains(qb, "email", q.clone());
-        qb.push(" OR ");
-        DB::push_contains(qb, "name_lower", q.clone());
+        for (i, column) in ["email", "name_lower"].into_iter().enumerate() {
+            let or = if i > 0 { " OR " } else { "" };
+            qb.push(format_args!("{or}{}({column}, ", DB::POSITION_FN));
+            DB::bind_text(qb, q.clone());
+            qb.push(") > 0");
+        }
         qb.push(")");
     }
 }
@@ -167,10 +154,16 @@ fn push_filter<DB: Dialect>(qb: &mut QueryBuilder<'static, DB>, filter: &TaskFil
         qb.push(")");
     }
     if let Some(tag) = &filter.tag {
-        DB::push_tag_filter(qb, tag);
+        let [before, after] = DB::TAG_FILTER;
+        qb.push(before);
+        DB::bind_text(qb, tag.clone());
+        qb.push(after);
     }
     if !filter.words.is_empty() {
-        DB::push_search(qb, &filter.words);
+        let [before, after] = DB::SEARCH_FILTER;
+        qb.push(before);
+        DB::bind_text(qb, DB::search_query(&filter.words));
+        qb.push(after);
     }
     if let Some(before) = filter.due_before {
         qb.push(" AND t.due_date < ");

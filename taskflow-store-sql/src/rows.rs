@@ -1,85 +1,69 @@
-//! Conversion of stored values back into domain values, shared by both dialects.
+//! Conversion of stored rows back into domain values, written once over the dialect's
+//! column decoders.
 
-use chrono::{DateTime, Utc};
-use taskflow_core::{Error, Priority, Result, Role, Status, Task, TaskId, User, UserId};
-use uuid::Uuid;
+use taskflow_core::{
+    Error, Priority, Result, Role, SessionId, SessionRecord, Status, Task, TaskId, User, UserId,
+    UserRecord,
+};
 
-/// A task row with dialect differences (time and tag encodings) already decoded.
-pub(crate) struct TaskRow {
-    pub id: Uuid,
-    pub owner_id: Uuid,
-    pub title: String,
-    pub description: Option<String>,
-    pub status: String,
-    pub priority: i64,
-    pub due_date: Option<DateTime<Utc>>,
-    pub tags: Vec<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
-    pub version: i64,
+use crate::dialect::Dialect;
+
+/// A task from the columns [`TASK_COLUMNS`](crate::query::TASK_COLUMNS) names, in order.
+pub(crate) fn task<D: Dialect>(row: &D::Row) -> Result<Task> {
+    let id = D::id(row, 0)?;
+    let status = D::text(row, 4)?;
+    let status: Status = status
+        .parse()
+        .map_err(|_| corrupt(format!("task {id} has status {status:?}")))?;
+    let rank = D::priority(row, 5)?;
+    let priority = u8::try_from(rank)
+        .ok()
+        .and_then(Priority::from_rank)
+        .ok_or_else(|| corrupt(format!("task {id} has priority {rank}")))?;
+    Ok(Task {
+        id: TaskId::from_uuid(id),
+        owner_id: UserId::from_uuid(D::id(row, 1)?),
+        title: D::text(row, 2)?,
+        description: D::opt_text(row, 3)?,
+        status,
+        priority,
+        due_date: D::opt_time(row, 6)?,
+        tags: D::tags(row, 7)?,
+        created_at: D::time(row, 8)?,
+        updated_at: D::time(row, 9)?,
+        completed_at: D::opt_time(row, 10)?,
+        version: version(D::int(row, 11)?)?,
+    })
 }
 
-impl TryFrom<TaskRow> for Task {
-    type Error = Error;
-
-    fn try_from(r: TaskRow) -> Result<Task> {
-        let status: Status = r
-            .status
-            .parse()
-            .map_err(|_| corrupt(format!("task {} has status {:?}", r.id, r.status)))?;
-        let priority = u8::try_from(r.priority)
-            .ok()
-            .and_then(Priority::from_rank)
-            .ok_or_else(|| corrupt(format!("task {} has priority {}", r.id, r.priority)))?;
-        Ok(Task {
-            id: TaskId::from_uuid(r.id),
-            owner_id: UserId::from_uuid(r.owner_id),
-            title: r.title,
-            description: r.description,
-            status,
-            priority,
-            due_date: r.due_date,
-            tags: r.tags,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-            completed_at: r.completed_at,
-            version: version(r.version)?,
-        })
-    }
+/// A user from the columns [`USER_COLUMNS`](crate::query::USER_COLUMNS) names, in order.
+pub(crate) fn user<D: Dialect>(row: &D::Row) -> Result<UserRecord> {
+    Ok(UserRecord {
+        user: User {
+            id: UserId::from_uuid(D::id(row, 0)?),
+            email: D::text(row, 1)?,
+            name: D::text(row, 2)?,
+            role: Role::new(D::text(row, 3)?),
+            disabled: D::flag(row, 4)?,
+            created_at: D::time(row, 6)?,
+            updated_at: D::time(row, 7)?,
+        },
+        password_hash: D::text(row, 5)?,
+        version: version(D::int(row, 8)?)?,
+    })
 }
 
-/// A user row with dialect differences decoded.
-pub(crate) struct UserRow {
-    pub id: Uuid,
-    pub email: String,
-    pub name: String,
-    pub role: String,
-    pub disabled: bool,
-    pub password_hash: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub version: i64,
-}
-
-impl TryFrom<UserRow> for taskflow_core::UserRecord {
-    type Error = Error;
-
-    fn try_from(r: UserRow) -> Result<Self> {
-        Ok(Self {
-            user: User {
-                id: UserId::from_uuid(r.id),
-                email: r.email,
-                name: r.name,
-                role: Role::new(r.role),
-                disabled: r.disabled,
-                created_at: r.created_at,
-                updated_at: r.updated_at,
-            },
-            password_hash: r.password_hash,
-            version: version(r.version)?,
-        })
-    }
+/// A session from `id, user_id, token_hash, revoked, created_at, expires_at, generation`.
+pub(crate) fn session<D: Dialect>(row: &D::Row) -> Result<SessionRecord> {
+    Ok(SessionRecord {
+        id: SessionId::from_uuid(D::id(row, 0)?),
+        user_id: UserId::from_uuid(D::id(row, 1)?),
+        token_hash: D::text(row, 2)?,
+        revoked: D::flag(row, 3)?,
+        created_at: D::time(row, 4)?,
+        expires_at: D::time(row, 5)?,
+        generation: version(D::int(row, 6)?)?,
+    })
 }
 
 /// Versions are stored as signed 64-bit integers.

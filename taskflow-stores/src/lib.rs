@@ -19,10 +19,11 @@ use taskflow_core::{Error, Result, Store};
 use taskflow_store_mongo::{MongoOptions, MongoStore};
 use taskflow_store_sql::{PoolStats, SqlOptions, SqlStore};
 
-/// A store opened from a URL, kept concrete for migrations, pool metrics and closing.
+/// A store opened from a URL, kept concrete for migrations, pool metrics and closing; the
+/// store calls themselves go to the backend directly through [`shared`](Self::shared).
 pub enum AnyStore {
     /// SQLite or PostgreSQL.
-    Sql(Arc<SqlStore>),
+    Sql(SqlStore),
     /// MongoDB.
     Mongo(Arc<MongoStore>),
 }
@@ -40,7 +41,7 @@ impl AnyStore {
             || url.starts_with("postgresql://")
         {
             let store = SqlStore::open(url, &SqlOptions::default()).await?;
-            return Ok(Self::Sql(Arc::new(store)));
+            return Ok(Self::Sql(store));
         }
         Err(Error::invalid(
             "database_url",
@@ -51,7 +52,7 @@ impl AnyStore {
     /// The store as core takes it.
     pub fn shared(&self) -> Arc<dyn Store> {
         match self {
-            Self::Sql(s) => s.clone(),
+            Self::Sql(s) => s.shared(),
             Self::Mongo(s) => s.clone(),
         }
     }

@@ -14,7 +14,7 @@ use crate::ids::{SessionId, TaskId, UserId};
 use crate::query::{ListRequest, TaskSlice};
 use crate::rbac::Scope;
 use crate::stats::{StatsRequest, TaskStats};
-use crate::store::{SessionStore, Store, TaskStore, UserStore};
+use crate::store::{SessionRotation, SessionStore, Store, TaskStore, UserStore};
 use crate::task::Task;
 use crate::user::{User, UserListRequest, UserRecord};
 
@@ -202,20 +202,9 @@ impl SessionStore for Cached {
         Ok(session)
     }
 
-    async fn rotate_session(
-        &self,
-        user_id: UserId,
-        id: SessionId,
-        presented_hash: &str,
-        new_hash: &str,
-        new_expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        let r = self
-            .store
-            .rotate_session(user_id, id, presented_hash, new_hash, new_expires_at, now)
-            .await;
-        self.wrote_sessions_of(user_id);
+    async fn rotate_session(&self, rotation: &SessionRotation<'_>) -> Result<bool> {
+        let r = self.store.rotate_session(rotation).await;
+        self.wrote_sessions_of(rotation.user_id);
         r
     }
 

@@ -5,6 +5,7 @@ use crate::auth::{SessionRecord, TokenPair, refresh};
 use crate::error::{Contended, Error, Result};
 use crate::ids::{SessionId, UserId};
 use crate::rbac::{Principal, Role};
+use crate::store::SessionRotation;
 use crate::user::{ProfileUpdate, Registration, User, UserRecord, check_password, normalize_name};
 
 use super::TaskFlow;
@@ -160,16 +161,16 @@ impl TaskFlow {
         };
         let minted = self.inner.refresh_tokens.mint(sid)?;
         let rotated = store
-            .rotate_session(
-                user.id,
-                sid,
-                &presented,
-                &minted.hash,
+            .rotate_session(&SessionRotation {
+                user_id: user.id,
+                id: sid,
+                presented_hash: &presented,
+                new_hash: &minted.hash,
                 // Rotation slides the expiry, never past the session's absolute end.
-                (now + self.inner.refresh_ttl)
+                new_expires_at: (now + self.inner.refresh_ttl)
                     .min(session.created_at + self.inner.session_lifetime),
                 now,
-            )
+            })
             .await?;
         if !rotated {
             // Someone rotated, revoked or expired it since we read it. A concurrent rotation

@@ -74,7 +74,7 @@ pub async fn store(backend: Backend) -> Option<(Arc<dyn Store>, Option<tempfile:
                 .await
                 .expect("open");
             store.migrate().await.expect("migrate");
-            Some((Arc::new(store), Some(dir)))
+            Some((store.shared(), Some(dir)))
         }
         Backend::Postgres => {
             let url = env_url("TASKFLOW_TEST_POSTGRES_URL")?;

@@ -1,7 +1,7 @@
-//! Which pool serves a read: the optional replica serves task gets, listings and stats,
-//! except for owners (or, for all-owner reads, anyone) who wrote within the replica lag, so
-//! a caller always reads their own writes. Authentication and read-modify-write reads always
-//! use the primary.
+//! Read routing between the primary and the optional read replica: the replica serves task
+//! gets, listings and stats, except for owners (or, for all-owner reads, anyone) who wrote
+//! within the replica lag, so a caller always reads their own writes. Authentication and
+//! read-modify-write reads always use the primary.
 
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,588 @@
+//! The store, written once over a [`Dialect`]: every statement, transaction and routing
+//! decision. What a dialect's opener decides is only which pools play which role and
+//! whether creates are group-committed.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{Pool, QueryBuilder};
+use taskflow_core::{
+    ListRequest, Result, Scope, SessionId, SessionRecord, SessionRotation, SessionStore,
+    StatsRequest, Store, Task, TaskId, TaskSlice, TaskStats, TaskStore, User, UserId,
+    UserListRequest, UserRecord, UserStore, index_words,
+};
+use uuid::Uuid;
+
+use crate::PoolStats;
+use crate::dialect::Dialect;
+use crate::error::{db, duplicate_email, duplicate_task_id, is_unique_violation, last_admin};
+use crate::group_commit::GroupCommit;
+use crate::query::{self, TASK_COLUMNS, USER_COLUMNS};
+use crate::read_replica::ReadRouter;
+use crate::rows::{self as decode, version_param};
+
+type Qb<D> = QueryBuilder<'static, D>;
+
+const SESSION_COLUMNS: &str =
+    "id, user_id, token_hash, revoked, created_at, expires_at, generation";
+
+/// 13 binds a row keeps a chunk far below SQLite's 32,766-parameter limit (and
+/// PostgreSQL's 65,535).
+const INSERT_CHUNK: usize = 500;
+
+/// A TaskFlow store on a SQL database of dialect `D`; see [`SqliteStore`](crate::SqliteStore)
+/// and [`PostgresStore`](crate::PostgresStore) for how each opens.
+pub struct DialectStore<D: Dialect> {
+    /// Every write, and every read that must see the latest write (authentication,
+    /// read-modify-write). SQLite: the one writer connection; PostgreSQL: the pool.
+    writer: Pool<D>,
+    /// Task reads the replica does not take. SQLite: read-only connections (the writer's
+    /// pool when in memory); PostgreSQL: the same pool as `writer`.
+    reader: Pool<D>,
+    reads: ReadRouter<D>,
+    /// SQLite: concurrent creates share a transaction, since its writes are serial anyway.
+    inserts: Option<GroupCommit>,
+}
+
+/// Comma-separated items: call [`next`](List::next) before each one.
+struct List<'a, D: Dialect> {
+    qb: &'a mut Qb<D>,
+    first: bool,
+}
+
+impl<'a, D: Dialect> List<'a, D> {
+    fn new(qb: &'a mut Qb<D>) -> Self {
+        Self { qb, first: true }
+    }
+
+    fn next(&mut self) -> &mut Qb<D> {
+        if !std::mem::take(&mut self.first) {
+            self.qb.push(", ");
+        }
+        self.qb
+    }
+
+    /// The next `column = <value>` of a SET list.
+    fn set(&mut self, column: &str) -> &mut Qb<D> {
+        self.next().push(format_args!("{column} = "))
+    }
+}
+
+impl<D: Dialect> DialectStore<D> {
+    pub(crate) fn from_pools(
+        writer: Pool<D>,
+        reader: Pool<D>,
+        reads: ReadRouter<D>,
+        group_commit: bool,
+    ) -> Self {
+        Self {
+            writer,
+            reader,
+            reads,
+            inserts: group_commit.then(GroupCommit::default),
+        }
+    }
+
+    /// The pool of writes and of reads that must see them.
+    pub(crate) fn writer(&self) -> &Pool<D> {
+        &self.writer
+    }
+
+    /// Applies pending migrations (idempotent; on PostgreSQL, concurrent callers are
+    /// serialised by sqlx's migration lock).
+    pub async fn migrate(&self) -> Result<()> {
+        D::migrate(D::migrator(), &self.writer)
+            .await
+            .map_err(D::migrate_error)
+    }
+
+    /// The embedded migrations.
+    pub fn migrator() -> &'static sqlx::migrate::Migrator {
+        D::migrator()
+    }
+
+    /// Usage of each connection pool, for metrics.
+    pub fn pool_stats(&self) -> Vec<PoolStats> {
+        let [writer, reader] = D::POOL_NAMES;
+        let mut stats = vec![PoolStats::of(writer, &self.writer)];
+        if !self.one_pool() {
+            stats.push(PoolStats::of(reader, &self.reader));
+        }
+        stats
+    }
+
+    /// Closes every pool, waiting for connections in use to be returned. The writer goes
+    /// last: on SQLite the last connection to close checkpoints the WAL into the database
+    /// file, and read-only connections cannot.
+    pub async fn close(&self) {
+        if let Some(replica) = self.reads.replica() {
+            replica.close().await;
+        }
+        if !self.one_pool() {
+            self.reader.close().await;
+        }
+        D::before_close(&self.writer).await;
+        self.writer.close().await;
+    }
+
+    /// The database's plan for the page query of a listing (one line per row of the
+    /// `EXPLAIN` output): a diagnostic for operators and the index tests.
+    pub async fn explain_list(&self, request: &ListRequest) -> Result<String> {
+        self.explain(query::page(D::EXPLAIN.0, request)).await
+    }
+
+    /// The plan for the page-mode `count(*)` of a listing.
+    pub async fn explain_count(&self, request: &ListRequest) -> Result<String> {
+        self.explain(query::count(D::EXPLAIN.0, &request.filter))
+            .await
+    }
+
+    /// The plan for a stats query.
+    pub async fn explain_stats(&self, request: &StatsRequest) -> Result<String> {
+        self.explain(query::stats(D::EXPLAIN.0, request)).await
+    }
+
+    async fn explain(&self, qb: Qb<D>) -> Result<String> {
+        let rows = Self::fetch(&self.reader, qb, true).await?;
+        let lines: Result<Vec<String>> = rows.iter().map(|r| D::text(r, D::EXPLAIN.1)).collect();
+        Ok(lines?.join("\n"))
+    }
+
+    /// `sqlite::memory:` (and PostgreSQL) use one pool for both roles.
+    fn one_pool(&self) -> bool {
+        std::ptr::eq(self.writer.options(), self.reader.options())
+    }
+
+    async fn execute(pool: &Pool<D>, qb: Qb<D>) -> std::result::Result<u64, sqlx::Error> {
+        D::execute(&mut *pool.acquire().await?, qb).await
+    }
+
+    async fn fetch(pool: &Pool<D>, qb: Qb<D>, persistent: bool) -> Result<Vec<D::Row>> {
+        let mut conn = pool.acquire().await.map_err(db)?;
+        D::fetch_all(&mut conn, qb, persistent).await.map_err(db)
+    }
+
+    async fn count(pool: &Pool<D>, qb: Qb<D>, persistent: bool) -> Result<u64> {
+        let rows = Self::fetch(pool, qb, persistent).await?;
+        let n = rows.first().map_or(Ok(0), |r| D::int(r, 0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// A write transaction. SQLite takes the write lock at `BEGIN IMMEDIATE`: with a
+    /// deferred `BEGIN`, a transaction that ever holds a read snapshot before writing fails
+    /// with `SQLITE_BUSY_SNAPSHOT` when another process committed in between, and SQLite
+    /// does not retry that; taking the lock at once makes a second process wait on
+    /// `busy_timeout` instead.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, D>> {
+        match D::BEGIN_WRITE {
+            Some(begin) => self.writer.begin_with(begin).await,
+            None => self.writer.begin().await,
+        }
+        .map_err(db)
+    }
+
+    /// The pool for a task read in `scope` that may lag behind (see [`ReadRouter`]).
+    fn task_reader(&self, scope: Scope) -> &Pool<D> {
+        self.reads.pool(&self.reader, scope)
+    }
+
+    async fn fetch_users(&self, qb: Qb<D>) -> Result<Vec<UserRecord>> {
+        let rows = Self::fetch(&self.writer, qb, true).await?;
+        rows.iter().map(decode::user::<D>).collect()
+    }
+
+    async fn fetch_tasks(pool: &Pool<D>, qb: Qb<D>, prepare: bool) -> Result<Vec<Task>> {
+        let rows = Self::fetch(pool, qb, prepare).await?;
+        rows.iter().map(decode::task::<D>).collect()
+    }
+
+    fn select_tasks(scope: Scope) -> Qb<D> {
+        let mut qb = QueryBuilder::new(format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE "));
+        if let Scope::Owner(owner) = scope {
+            qb.push("t.owner_id = ");
+            D::bind_id(&mut qb, *owner.as_uuid());
+            qb.push(" AND ");
+        }
+        qb
+    }
+
+    fn select_task(scope: Scope, id: TaskId) -> Qb<D> {
+        let mut qb = Self::select_tasks(scope);
+        qb.push("t.id = ");
+        D::bind_id(&mut qb, *id.as_uuid());
+        qb
+    }
+
+    fn insert_tasks_query(tasks: &[Task]) -> Qb<D> {
+        let mut qb = QueryBuilder::new(format!(
+            "INSERT INTO tasks (id, owner_id, title, description, status, priority, due_date, \
+             tags, {}, created_at, updated_at, completed_at, version) VALUES ",
+            D::SEARCH_COLUMN
+        ));
+        let mut rows = List::new(&mut qb);
+        for task in tasks {
+            rows.next().push("(");
+            let mut values = List::new(rows.qb);
+            D::bind_id(values.next(), *task.id.as_uuid());
+            D::bind_id(values.next(), *task.owner_id.as_uuid());
+            Self::bind_task_fields(&mut values, task);
+            D::bind_time(values.next(), task.created_at);
+            D::bind_time(values.next(), task.updated_at);
+            D::bind_opt_time(values.next(), task.completed_at);
+            D::bind_int(values.next(), version_param(task.version));
+            rows.qb.push(")");
+        }
+        qb
+    }
+
+    /// The fields a replace rewrites, in the order of the insert's columns.
+    fn bind_task_fields(values: &mut List<'_, D>, task: &Task) {
+        D::bind_text(values.next(), task.title.clone());
+        D::bind_opt_text(values.next(), task.description.clone());
+        D::bind_text(values.next(), task.status.as_str().to_owned());
+        D::bind_priority(values.next(), task.priority.rank());
+        D::bind_opt_time(values.next(), task.due_date);
+        D::bind_tags(values.next(), &task.tags);
+        D::push_search_words(values.next(), search_words(task));
+    }
+
+    fn replace_task_query(task: &Task) -> Qb<D> {
+        let mut qb = QueryBuilder::new("UPDATE tasks SET ");
+        let mut set = List::new(&mut qb);
+        D::bind_text(set.set("title"), task.title.clone());
+        D::bind_opt_text(set.set("description"), task.description.clone());
+        D::bind_text(set.set("status"), task.status.as_str().to_owned());
+        D::bind_priority(set.set("priority"), task.priority.rank());
+        D::bind_opt_time(set.set("due_date"), task.due_date);
+        D::bind_tags(set.set("tags"), &task.tags);
+        D::push_search_words(set.set(D::SEARCH_COLUMN), search_words(task));
+        D::bind_time(set.set("updated_at"), task.updated_at);
+        D::bind_opt_time(set.set("completed_at"), task.completed_at);
+        D::bind_int(set.set("version"), version_param(task.version));
+        Self::push_task_key(&mut qb, task.owner_id, task.id);
+        qb.push(" AND version = ");
+        D::bind_int(&mut qb, version_param(task.version.saturating_sub(1)));
+        qb
+    }
+
+    /// ` WHERE id = <id> AND owner_id = <owner>`
+    fn push_task_key(qb: &mut Qb<D>, owner: UserId, id: TaskId) {
+        qb.push(" WHERE id = ");
+        D::bind_id(qb, *id.as_uuid());
+        qb.push(" AND owner_id = ");
+        D::bind_id(qb, *owner.as_uuid());
+    }
+
+    /// Runs a task write on the writer, then records it for read routing.
+    async fn write_task(&self, owner: UserId, qb: Qb<D>) -> std::result::Result<u64, sqlx::Error> {
+        let r = Self::execute(&self.writer, qb).await;
+        self.reads.wrote(owner);
+        r
+    }
+}
+
+fn search_words(task: &Task) -> Vec<String> {
+    index_words(&task.title, task.description.as_deref())
+}
+
+#[async_trait]
+impl<D: Dialect> UserStore for DialectStore<D> {
+    async fn insert_user(&self, user: &UserRecord) -> Result<()> {
+        let u = &user.user;
+        let mut qb = QueryBuilder::new(
+            "INSERT INTO users (id, email, name, name_lower, role, disabled, password_hash, \
+             created_at, updated_at, version) VALUES (",
+        );
+        let mut values = List::new(&mut qb);
+        D::bind_id(values.next(), *u.id.as_uuid());
+        D::bind_text(values.next(), u.email.clone());
+        D::bind_text(values.next(), u.name.clone());
+        D::bind_text(values.next(), u.name.to_lowercase());
+        D::bind_text(values.next(), u.role.as_str().to_owned());
+        D::bind_flag(values.next(), u.disabled);
+        D::bind_text(values.next(), user.password_hash.clone());
+        D::bind_time(values.next(), u.created_at);
+        D::bind_time(values.next(), u.updated_at);
+        D::bind_int(values.next(), version_param(user.version));
+        qb.push(")");
+        match Self::execute(&self.writer, qb).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(duplicate_email()),
+            Err(e) => Err(db(e)),
+        }
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<UserRecord>> {
+        let mut qb = QueryBuilder::new(format!("SELECT {USER_COLUMNS} FROM users WHERE id = "));
+        D::bind_id(&mut qb, *id.as_uuid());
+        Ok(self.fetch_users(qb).await?.pop())
+    }
+
+    async fn get_user_by_email(&self, email: &str) -> Result<Option<UserRecord>> {
+        let mut qb = QueryBuilder::new(format!("SELECT {USER_COLUMNS} FROM users WHERE email = "));
+        D::bind_text(&mut qb, email.to_owned());
+        Ok(self.fetch_users(qb).await?.pop())
+    }
+
+    async fn replace_user(&self, user: &UserRecord, keep_an_active_admin: bool) -> Result<bool> {
+        let u = &user.user;
+        let mut tx = self.begin_write().await?;
+        if keep_an_active_admin && let Some(guard) = D::ADMIN_GUARD {
+            D::execute(&mut tx, QueryBuilder::new(guard))
+                .await
+                .map_err(db)?;
+        }
+        let mut qb = QueryBuilder::new("UPDATE users SET ");
+        let mut set = List::new(&mut qb);
+        D::bind_text(set.set("name"), u.name.clone());
+        D::bind_text(set.set("name_lower"), u.name.to_lowercase());
+        D::bind_text(set.set("role"), u.role.as_str().to_owned());
+        D::bind_flag(set.set("disabled"), u.disabled);
+        D::bind_text(set.set("password_hash"), user.password_hash.clone());
+        D::bind_time(set.set("updated_at"), u.updated_at);
+        D::bind_int(set.set("version"), version_param(user.version));
+        qb.push(" WHERE id = ");
+        D::bind_id(&mut qb, *u.id.as_uuid());
+        qb.push(" AND version = ");
+        D::bind_int(&mut qb, version_param(user.version.saturating_sub(1)));
+        if D::execute(&mut tx, qb).await.map_err(db)? == 0 {
+            return Ok(false);
+        }
+        if keep_an_active_admin {
+            // Under the guard (or SQLite's single writer), this sees every earlier guarded
+            // write committed.
+            let rows = D::fetch_all(&mut tx, query::active_admins(), true)
+                .await
+                .map_err(db)?;
+            if rows.first().map_or(Ok(0), |r| D::int(r, 0))? == 0 {
+                return Err(last_admin());
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn list_users(&self, request: &UserListRequest) -> Result<(Vec<User>, u64)> {
+        let users = self.fetch_users(query::users_page(request)).await?;
+        let total = Self::count(&self.writer, query::users_count(request), true).await?;
+        Ok((users.into_iter().map(|r| r.user).collect(), total))
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> SessionStore for DialectStore<D> {
+    async fn insert_session(&self, s: &SessionRecord) -> Result<()> {
+        let mut qb =
+            QueryBuilder::new(format!("INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ("));
+        let mut values = List::new(&mut qb);
+        D::bind_id(values.next(), *s.id.as_uuid());
+        D::bind_id(values.next(), *s.user_id.as_uuid());
+        D::bind_text(values.next(), s.token_hash.clone());
+        D::bind_flag(values.next(), s.revoked);
+        D::bind_time(values.next(), s.created_at);
+        D::bind_time(values.next(), s.expires_at);
+        D::bind_int(values.next(), version_param(s.generation));
+        qb.push(")");
+        Self::execute(&self.writer, qb).await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn get_session(&self, id: SessionId) -> Result<Option<SessionRecord>> {
+        let mut qb = QueryBuilder::new(format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = "
+        ));
+        D::bind_id(&mut qb, *id.as_uuid());
+        let rows = Self::fetch(&self.writer, qb, true).await?;
+        rows.first().map(decode::session::<D>).transpose()
+    }
+
+    async fn rotate_session(&self, r: &SessionRotation<'_>) -> Result<bool> {
+        let mut qb = QueryBuilder::new("UPDATE sessions SET token_hash = ");
+        D::bind_text(&mut qb, r.new_hash.to_owned());
+        qb.push(", expires_at = ");
+        D::bind_time(&mut qb, r.new_expires_at);
+        qb.push(", generation = generation + 1 WHERE id = ");
+        D::bind_id(&mut qb, *r.id.as_uuid());
+        qb.push(" AND user_id = ");
+        D::bind_id(&mut qb, *r.user_id.as_uuid());
+        qb.push(" AND token_hash = ");
+        D::bind_text(&mut qb, r.presented_hash.to_owned());
+        qb.push(format_args!(
+            " AND revoked = {} AND expires_at > ",
+            D::FALSE
+        ));
+        D::bind_time(&mut qb, r.now);
+        Ok(Self::execute(&self.writer, qb).await.map_err(db)? == 1)
+    }
+
+    async fn revoke_session(&self, user_id: UserId, id: SessionId) -> Result<()> {
+        let mut qb = QueryBuilder::new(format!(
+            "UPDATE sessions SET revoked = {} WHERE id = ",
+            D::TRUE
+        ));
+        D::bind_id(&mut qb, *id.as_uuid());
+        qb.push(" AND user_id = ");
+        D::bind_id(&mut qb, *user_id.as_uuid());
+        Self::execute(&self.writer, qb).await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user_id: UserId,
+        except: Option<SessionId>,
+    ) -> Result<u64> {
+        // A nil id never matches a session, so `except = None` keeps nothing back.
+        let keep = except.map_or(Uuid::nil(), |s| *s.as_uuid());
+        let mut qb = QueryBuilder::new(format!(
+            "UPDATE sessions SET revoked = {} WHERE user_id = ",
+            D::TRUE
+        ));
+        D::bind_id(&mut qb, *user_id.as_uuid());
+        qb.push(format_args!(" AND revoked = {} AND id <> ", D::FALSE));
+        D::bind_id(&mut qb, keep);
+        Self::execute(&self.writer, qb).await.map_err(db)
+    }
+
+    async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+        let mut qb = QueryBuilder::new("DELETE FROM sessions WHERE expires_at <= ");
+        D::bind_time(&mut qb, now);
+        Self::execute(&self.writer, qb).await.map_err(db)
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> TaskStore for DialectStore<D> {
+    async fn insert_task(&self, task: &Task) -> Result<()> {
+        match &self.inserts {
+            // One code path binds task columns for inserts: the batch one.
+            Some(inserts) => {
+                inserts
+                    .insert(task, |batch| async move { self.insert_tasks(&batch).await })
+                    .await
+            }
+            None => {
+                let qb = Self::insert_tasks_query(std::slice::from_ref(task));
+                let r = self.write_task(task.owner_id, qb).await;
+                r.map(drop).map_err(duplicate_task)
+            }
+        }
+    }
+
+    async fn insert_tasks(&self, tasks: &[Task]) -> Result<()> {
+        // Multi-row INSERTs: one statement (and on SQLite one FTS5 sync) per chunk.
+        let mut tx = self.begin_write().await?;
+        for chunk in tasks.chunks(INSERT_CHUNK) {
+            D::execute(&mut tx, Self::insert_tasks_query(chunk))
+                .await
+                .map_err(duplicate_task)?;
+        }
+        tx.commit().await.map_err(db)?;
+        for task in tasks {
+            self.reads.wrote(task.owner_id);
+        }
+        Ok(())
+    }
+
+    async fn get_task(&self, scope: Scope, id: TaskId) -> Result<Option<Task>> {
+        let pool = self.task_reader(scope);
+        let qb = Self::select_task(scope, id);
+        Ok(Self::fetch_tasks(pool, qb, true).await?.pop())
+    }
+
+    async fn get_task_for_update(&self, scope: Scope, id: TaskId) -> Result<Option<Task>> {
+        let qb = Self::select_task(scope, id);
+        Ok(Self::fetch_tasks(&self.writer, qb, true).await?.pop())
+    }
+
+    async fn get_tasks(&self, scope: Scope, ids: &[TaskId]) -> Result<Vec<Task>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = Self::select_tasks(scope);
+        D::push_id_in(&mut qb, ids);
+        Self::fetch_tasks(&self.writer, qb, true).await
+    }
+
+    async fn replace_task(&self, task: &Task) -> Result<bool> {
+        let qb = Self::replace_task_query(task);
+        Ok(self.write_task(task.owner_id, qb).await.map_err(db)? == 1)
+    }
+
+    async fn replace_tasks(&self, tasks: &[Task]) -> Result<Vec<TaskId>> {
+        let mut tx = self.begin_write().await?;
+        for task in tasks {
+            let n = D::execute(&mut tx, Self::replace_task_query(task))
+                .await
+                .map_err(db)?;
+            if n != 1 {
+                // All or nothing: dropping the transaction rolls it back.
+                return Ok(tasks.iter().map(|t| t.id).collect());
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        for task in tasks {
+            self.reads.wrote(task.owner_id);
+        }
+        Ok(Vec::new())
+    }
+
+    async fn delete_task(
+        &self,
+        owner: UserId,
+        id: TaskId,
+        expected_version: Option<u64>,
+    ) -> Result<bool> {
+        let mut qb = QueryBuilder::new("DELETE FROM tasks");
+        Self::push_task_key(&mut qb, owner, id);
+        if let Some(v) = expected_version {
+            qb.push(" AND version = ");
+            D::bind_int(&mut qb, version_param(v));
+        }
+        Ok(self.write_task(owner, qb).await.map_err(db)? == 1)
+    }
+
+    async fn list_tasks(&self, request: &ListRequest) -> Result<TaskSlice> {
+        let pool = self.task_reader(request.filter.scope);
+        let prepare = query::may_prepare(request);
+        let mut items = Self::fetch_tasks(pool, query::page("", request), prepare).await?;
+        let has_more = items.len() > request.limit as usize;
+        items.truncate(request.limit as usize);
+        let total = if request.wants_total() {
+            Some(Self::count(pool, query::count("", &request.filter), prepare).await?)
+        } else {
+            None
+        };
+        Ok(TaskSlice {
+            items,
+            has_more,
+            total,
+        })
+    }
+
+    async fn task_stats(&self, request: &StatsRequest) -> Result<TaskStats> {
+        let pool = self.task_reader(request.scope);
+        let rows = Self::fetch(pool, query::stats("", request), true).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| decode::corrupt("stats returned no row".into()))?;
+        decode::stats_from_counts(|i| D::int(row, i))
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> Store for DialectStore<D> {
+    async fn ping(&self) -> Result<()> {
+        Self::execute(&self.writer, QueryBuilder::new("SELECT 1"))
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+}
+
+fn duplicate_task(e: sqlx::Error) -> taskflow_core::Error {
+    if is_unique_violation(&e) {
+        duplicate_task_id()
+    } else {
+        db(e)
+    }
+}
