@@ -1,4 +1,5 @@
-//! The outermost middleware: what every response gets, whatever route answered.
+//! The outermost middleware (the "envelope"): what every response gets, whatever route
+//! answered.
 //!
 //! - a request id (echoed or generated) in the request's data, its log span and the
 //!   `X-Request-Id` header;
@@ -15,7 +16,7 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use poem_openapi::OperationId;
 use tracing::Instrument;
 
-use crate::allow::AllowedMethods;
+use crate::allowed_methods::AllowedMethods;
 use crate::client_ip::{ClientIp, TrustedProxies};
 use crate::metrics::Metrics;
 use crate::problem::{self, ApiError};
