@@ -1,5 +1,6 @@
-//! TaskFlow's HTTP API: every route of `API.md` on poem + poem-openapi, as a library and as
-//! the `taskflow` binary.
+//! TaskFlow's HTTP API: every route of `API.md` on poem + poem-openapi, as a library. The
+//! `taskflow` binary (crate `taskflow-server`) serves it with a command line, store selection
+//! by URL and logging; none of those, and no database driver, are dependencies of this crate.
 //!
 //! The library mounts the API on a [`TaskFlow`] handle, so a Rust program can serve it
 //! from its own poem app next to its own routes:
