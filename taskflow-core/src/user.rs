@@ -198,7 +198,7 @@ pub fn check_password(password: &str) -> Result<(), &'static str> {
     if password.contains('\0') {
         return Err("must not contain NUL characters");
     }
-    if crate::auth::common::is_common(password) {
+    if crate::auth::common_passwords::is_common(password) {
         return Err("is one of the most common passwords; choose another");
     }
     Ok(())

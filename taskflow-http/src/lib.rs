@@ -1,5 +1,6 @@
-//! TaskFlow's HTTP API: every route of `API.md` on poem + poem-openapi, as a library and as
-//! the `taskflow` binary.
+//! TaskFlow's HTTP API: every route of `API.md` on poem + poem-openapi, as a library. The
+//! `taskflow` binary (crate `taskflow-server`) serves it with a command line, store selection
+//! by URL and logging; none of those, and no database driver, are dependencies of this crate.
 //!
 //! The library mounts the API on a [`TaskFlow`] handle, so a Rust program can serve it
 //! from its own poem app next to its own routes:
@@ -35,16 +36,16 @@
 //! Every response carries `X-Request-Id` and the security headers; rate limits, trusted
 //! proxies, CORS and HSTS come from [`HttpConfig`].
 
-mod allow;
+mod allowed_methods;
 mod api;
 mod auth;
 mod body;
 mod client_ip;
-mod document;
 mod dto;
-mod envelope;
 mod etag;
 mod metrics;
+mod openapi_refine;
+mod outer_middleware;
 mod page_memo;
 mod problem;
 mod query_errors;
@@ -68,8 +69,8 @@ pub use server::{serve, shutdown_signal};
 
 use api::{AuthApi, OpsApi, TasksApi, UsersApi};
 use client_ip::TrustedProxies;
-use envelope::Envelope;
 use metrics::Metrics;
+use outer_middleware::Envelope;
 use page_memo::PageMemo;
 use rate_limit::{Limits, RateLimitMiddleware};
 
@@ -174,7 +175,7 @@ fn service(ready_timeout: Duration) -> OpenApiService<(AuthApi, TasksApi, UsersA
 /// The OpenAPI 3 document of the API, as JSON, for a server with the built-in roles.
 pub fn openapi_json() -> String {
     let roles = role_names(&taskflow_core::Policy::default());
-    document::refine(&service(Duration::from_secs(2)).spec(), &roles)
+    openapi_refine::refine(&service(Duration::from_secs(2)).spec(), &roles)
 }
 
 fn role_names(policy: &taskflow_core::Policy) -> Vec<String> {
@@ -197,11 +198,11 @@ pub fn app(
     let trusted_proxies = TrustedProxies::parse(&config.trusted_proxies).map_err(ConfigError)?;
     let api = service(config.ready_timeout);
     let generated = api.spec();
-    let spec = document::refine(&generated, &role_names(tf.policy()));
+    let spec = openapi_refine::refine(&generated, &role_names(tf.policy()));
     // Swagger UI embeds the document it is given; give it the refined one.
     let docs_html = api.swagger_ui_html().replacen(&generated, &spec, 1);
     let spec_json = spec.clone();
-    let allowed_methods = allow::AllowedMethods::from_spec(&spec);
+    let allowed_methods = allowed_methods::AllowedMethods::from_spec(&spec);
     let metrics = Arc::new(Metrics::new(tf.clone(), &spec, config.pools.clone()));
     let limits = Limits::new(
         config.rate_limit_per_ip,
@@ -236,7 +237,7 @@ pub fn app(
         )
         .data(tf)
         .data(PageMemo::new(PAGE_MEMO_BYTES));
-    let routes = routes.with(CatchPanic::new().with_handler(envelope::panic_response));
+    let routes = routes.with(CatchPanic::new().with_handler(outer_middleware::panic_response));
     let routes = if config.cors_origins.is_empty() {
         routes.boxed()
     } else {

@@ -2,7 +2,7 @@
 //! login sessions and the per-account login throttle. The flows that combine them live in
 //! [`TaskFlow`](crate::TaskFlow).
 
-pub(crate) mod common;
+pub(crate) mod common_passwords;
 pub(crate) mod password;
 pub(crate) mod refresh;
 pub(crate) mod session;

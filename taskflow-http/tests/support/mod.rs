@@ -2,7 +2,6 @@
 //! client, accounts, a TCP proxy the test can cut, and raw HTTP/1.1 for malformed requests.
 #![allow(dead_code)]
 
-pub mod binary;
 pub mod proxy;
 pub mod raw;
 

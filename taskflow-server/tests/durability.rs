@@ -13,7 +13,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use support::binary::{Serve, client, serve};
-use support::env_url;
 
 /// Concurrent writers: enough to fill SQLite's group commits and PostgreSQL's pool.
 const WRITERS: usize = 16;
@@ -191,9 +190,10 @@ async fn sqlite_keeps_every_acknowledged_write_across_kill_9() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_keeps_every_acknowledged_write_across_kill_9() {
-    let Some(url) = env_url("TASKFLOW_TEST_POSTGRES_URL") else {
+    let Some(url) = taskflow_test_support::postgres_url() else {
         return;
     };
-    let url = support::fresh_pg_schema_url(&url).await;
-    acknowledged_writes_survive_kill_9(&url, "postgres").await;
+    // Dropped (with its schema) when the test ends.
+    let schema = taskflow_test_support::pg::fresh_schema(&url).await;
+    acknowledged_writes_survive_kill_9(&schema.url(), "postgres").await;
 }

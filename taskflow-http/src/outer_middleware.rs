@@ -1,4 +1,5 @@
-//! The outermost middleware: what every response gets, whatever route answered.
+//! The outermost middleware (the "envelope"): what every response gets, whatever route
+//! answered.
 //!
 //! - a request id (echoed or generated) in the request's data, its log span and the
 //!   `X-Request-Id` header;
@@ -15,7 +16,7 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use poem_openapi::OperationId;
 use tracing::Instrument;
 
-use crate::allow::AllowedMethods;
+use crate::allowed_methods::AllowedMethods;
 use crate::client_ip::{ClientIp, TrustedProxies};
 use crate::metrics::Metrics;
 use crate::problem::{self, ApiError};
@@ -28,6 +29,9 @@ const CSP_API: &str = "default-src 'none'; frame-ancestors 'none'";
 const CSP_DOCS: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
      img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 const HSTS: &str = "max-age=31536000; includeSubDomains";
+/// The log target of the request span and access-log line: the module's name before it was
+/// renamed, so `RUST_LOG` directives and log pipelines that select it keep working.
+const LOG_TARGET: &str = "taskflow_http::envelope";
 
 /// Marks the answer `CatchPanic` gives for a panicking handler, so the envelope can turn it
 /// into a problem document with the request id (and log it).
@@ -89,6 +93,7 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
         let span = tracing::info_span!(
+            target: LOG_TARGET,
             "request",
             request_id = %id.as_str(),
             method = %method,
@@ -126,6 +131,7 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
         let route = self.config.metrics.route_of(operation, &path);
         span.in_scope(|| {
             tracing::info!(
+                target: LOG_TARGET,
                 status = status.as_u16(),
                 route = %route,
                 client_ip = %client.map(|ip| ip.to_string()).unwrap_or_default(),

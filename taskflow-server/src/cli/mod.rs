@@ -128,7 +128,8 @@ struct CreateAdminArgs {
 /// Entry point: parses the command line and runs the command on a Tokio runtime.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.log_format == LogFormat::Json);
+    // Declared first, so dropped last: queued log lines are flushed before the process exits.
+    let _log_writer = logging::init(cli.log_format == LogFormat::Json);
     if let Command::Openapi = cli.command {
         println!("{}", taskflow_http::openapi_json());
         return ExitCode::SUCCESS;

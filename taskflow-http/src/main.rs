@@ -1,9 +1,0 @@
-//! The `taskflow` server binary: `serve`, `migrate`, `create-admin`, `openapi`.
-
-mod cli;
-
-use std::process::ExitCode;
-
-fn main() -> ExitCode {
-    cli::main()
-}
