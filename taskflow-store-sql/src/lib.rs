@@ -70,11 +70,14 @@ use std::time::Duration;
 use taskflow_core::{Error, Result, Store};
 
 pub use dialect::Dialect;
-#[cfg(feature = "postgres")]
-pub use postgres::PostgresStore;
-#[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
 pub use store::DialectStore;
+
+/// A TaskFlow store on PostgreSQL.
+#[cfg(feature = "postgres")]
+pub type PostgresStore = DialectStore<sqlx::Postgres>;
+/// A TaskFlow store on a SQLite database file (or in memory).
+#[cfg(feature = "sqlite")]
+pub type SqliteStore = DialectStore<sqlx::Sqlite>;
 
 /// Pool and routing settings.
 #[derive(Debug, Clone)]

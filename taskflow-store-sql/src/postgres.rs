@@ -19,30 +19,9 @@ use crate::error::db;
 use crate::read_replica::ReadRouter;
 use crate::{DialectStore, SqlOptions};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
-/// A TaskFlow store on PostgreSQL.
-pub type PostgresStore = DialectStore<Postgres>;
-
 impl Dialect for Postgres {
-    const LABEL: &'static str = "postgres";
-    const FALSE: &'static str = "false";
-    const TRUE: &'static str = "true";
-    const EXPLAIN: (&'static str, usize) = ("EXPLAIN ", 0);
-    const BEGIN_WRITE: Option<&'static str> = None;
-    // The key is 0x7461_736b_666c_6f77, "taskflow" in ASCII.
-    const ADMIN_GUARD: Option<&'static str> =
-        Some("SELECT pg_advisory_xact_lock(8386110886257651575)");
-    const SEARCH_COLUMN: &'static str = "search_tsv";
-    const TAG_FILTER: [&'static str; 2] = [" AND t.tags @> ARRAY[", "]::text[]"];
-    // The cast parses no text-search configuration.
-    const SEARCH_FILTER: [&'static str; 2] = [" AND t.search_tsv @@ ", "::tsquery"];
-    const POSITION_FN: &'static str = "strpos";
-    const POOL_NAMES: [&'static str; 2] = ["primary", "primary"];
+    const COLUMN: usize = 1;
 
-    fn migrator() -> &'static sqlx::migrate::Migrator {
-        &MIGRATOR
-    }
     fn migrate_error(e: sqlx::migrate::MigrateError) -> Error {
         match e {
             sqlx::migrate::MigrateError::Execute(e) => db(e),

@@ -24,34 +24,9 @@ use crate::read_replica::ReadRouter;
 use crate::rows::corrupt;
 use crate::{DialectStore, SqlOptions};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-
-/// A TaskFlow store on a SQLite database file (or in memory).
-pub type SqliteStore = DialectStore<Sqlite>;
-
 impl Dialect for Sqlite {
-    const LABEL: &'static str = "sqlite";
-    const FALSE: &'static str = "0";
-    const TRUE: &'static str = "1";
-    const EXPLAIN: (&'static str, usize) = ("EXPLAIN QUERY PLAN ", 3);
-    const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
-    // One writer connection: guarded writes are serial already.
-    const ADMIN_GUARD: Option<&'static str> = None;
-    const SEARCH_COLUMN: &'static str = "search_words";
-    const TAG_FILTER: [&'static str; 2] = [
-        " AND EXISTS (SELECT 1 FROM json_each(t.tags) WHERE json_each.value = ",
-        ")",
-    ];
-    const SEARCH_FILTER: [&'static str; 2] = [
-        " AND t.seq IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH ",
-        ")",
-    ];
-    const POSITION_FN: &'static str = "instr";
-    const POOL_NAMES: [&'static str; 2] = ["writer", "reader"];
+    const COLUMN: usize = 0;
 
-    fn migrator() -> &'static sqlx::migrate::Migrator {
-        &MIGRATOR
-    }
     fn migrate_error(e: sqlx::migrate::MigrateError) -> Error {
         Error::internal(format!("{} migration failed: {e}", Self::LABEL))
     }
