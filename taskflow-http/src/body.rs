@@ -1,4 +1,4 @@
-//! JSON request bodies with the status codes of `API.md`.
+//! JSON request bodies with the status codes of `docs/http-api.md`.
 //!
 //! poem-openapi's own `Json<T>` answers every failure with `400`. The contract separates
 //! them: a content type other than JSON is `415`, a body over the limit `413`, bytes that

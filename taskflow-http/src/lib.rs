@@ -1,4 +1,4 @@
-//! TaskFlow's HTTP API: every route of `API.md` on poem + poem-openapi, as a library. The
+//! TaskFlow's HTTP API: every route of `docs/http-api.md` on poem + poem-openapi, as a library. The
 //! `taskflow` binary (crate `taskflow-server`) serves it with a command line, store selection
 //! by URL and logging; none of those, and no database driver, are dependencies of this crate.
 //!
@@ -29,7 +29,7 @@
 //! ```
 //!
 //! What the app serves:
-//! - `/api/v1/...`: the API (`API.md`), errors as RFC 9457 problem+json;
+//! - `/api/v1/...`: the API (`docs/http-api.md`), errors as RFC 9457 problem+json;
 //! - `/api/v1/openapi.json` and Swagger UI at `/docs`;
 //! - `/metrics`: Prometheus text format.
 //!

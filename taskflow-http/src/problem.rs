@@ -34,7 +34,7 @@ pub struct ProblemBody {
     pub status: u16,
     /// Human-readable explanation of this occurrence.
     pub detail: String,
-    /// Machine-readable error code (see the table in `API.md`).
+    /// Machine-readable error code (see the table in `docs/http-api.md`).
     pub code: String,
     /// Every failing field with its messages (`validation_failed`, and `malformed_request`
     /// for bad query parameters).

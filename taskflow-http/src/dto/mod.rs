@@ -1,9 +1,9 @@
-//! Wire shapes of `API.md`: request bodies as clients send them and responses as core's
+//! Wire shapes of `docs/http-api.md`: request bodies as clients send them and responses as core's
 //! types are shown, one module per resource plus the poem-openapi plumbing they share.
 //! Conversions only; every rule is core's.
 //!
 //! Enum-like request fields stay strings: core validates them and reports every failing
-//! field at once with the messages of `API.md`.
+//! field at once with the messages of `docs/http-api.md`.
 
 mod auth;
 mod ops;

@@ -1,4 +1,4 @@
-//! Command line of the `taskflow` binary (see `API.md`, "Server command line"). Flags
+//! Command line of the `taskflow` binary (the flags are listed in the README, "Server configuration"). Flags
 //! mirror environment variables; flags win.
 
 mod logging;
