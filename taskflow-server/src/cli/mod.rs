@@ -1,5 +1,5 @@
-//! Command line of the `taskflow` binary (the flags are listed in the README, "Server configuration"). Flags
-//! mirror environment variables; flags win.
+//! Command line of the `taskflow` binary (the README's "Server configuration" lists the
+//! flags). Flags mirror environment variables; flags win.
 
 mod logging;
 mod secret;
