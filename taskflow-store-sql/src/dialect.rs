@@ -14,7 +14,7 @@ use crate::driver::Driver;
 /// statement is written once in the store over these hooks; placeholders come from sqlx's
 /// `QueryBuilder`, which numbers them for the driver.
 pub trait Dialect: Driver {
-    /// This dialect's column in the [`text`] table: 0 SQLite, 1 PostgreSQL.
+    /// This dialect's column in the side-by-side `text` table below: 0 SQLite, 1 PostgreSQL.
     const COLUMN: usize;
     /// Name in error messages.
     const LABEL: &'static str = text::LABEL[Self::COLUMN];
