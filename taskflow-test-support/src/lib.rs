@@ -17,10 +17,10 @@
 //! The heavy dependencies (sqlx, reqwest) are behind features, so a crate whose tests
 //! need none of them (taskflow-core) compiles neither.
 //!
-//! MongoDB: no server is started here. `scripts/test` installs nx-27017 in a virtualenv,
-//! starts it on a free port and exports `TASKFLOW_TEST_MONGO_URL` (stopping it when the run
-//! ends, which a test process has no reliable hook for); point the variable at a real
-//! MongoDB to test against that instead.
+//! - [`nx`]: without a MongoDB URL, [`mongo_url`] starts nx-27017 for the test process
+//!   when `TASKFLOW_NX_27017` names its executable. `scripts/test` instead starts one
+//!   server for the whole run and exports `TASKFLOW_TEST_MONGO_URL`; point that variable at
+//!   a real MongoDB to test against it.
 //!
 //! ```no_run
 //! # async fn open(url: &str) {}
@@ -34,6 +34,7 @@
 pub mod generated;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod nx;
 #[cfg(feature = "postgres")]
 pub mod pg;
 
@@ -75,8 +76,13 @@ pub fn postgres_url() -> Option<String> {
     backend_url(POSTGRES_URL, "PostgreSQL")
 }
 
-/// [`backend_url`] for MongoDB ([`MONGO_URL`]).
+/// [`backend_url`] for MongoDB ([`MONGO_URL`]); when that is unset, a server of
+/// [`nx::url`] if `TASKFLOW_NX_27017` names nx-27017.
 pub fn mongo_url() -> Option<String> {
+    let set = std::env::var(MONGO_URL).is_ok_and(|u| !u.is_empty());
+    if !set && let Some(url) = nx::url() {
+        return Some(url);
+    }
     backend_url(MONGO_URL, "MongoDB")
 }
 
@@ -117,6 +123,46 @@ mod tests {
     fn child_reads_an_unset_url_twice() {
         assert_eq!(backend_url(UNSET, "Self-test"), None);
         assert_eq!(backend_url(UNSET, "Self-test"), None);
+    }
+
+    /// Run by the test below in a child process without a MongoDB URL.
+    #[test]
+    #[ignore = "run by nx_27017_is_started_without_a_mongo_url in a child process"]
+    fn child_gets_a_live_mongo_url() {
+        let url = mongo_url().expect("nx-27017 was named");
+        let port: u16 = url
+            .trim_start_matches("mongodb://127.0.0.1:")
+            .split('/')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port in the URL");
+        std::net::TcpStream::connect(("127.0.0.1", port)).expect("the server answers");
+        assert_eq!(mongo_url(), Some(url), "one server per process");
+    }
+
+    /// `scripts/test` names nx-27017 in `TASKFLOW_NX_27017`; without it (a developer's
+    /// machine without the virtualenv) there is nothing to start.
+    #[test]
+    fn nx_27017_is_started_without_a_mongo_url() {
+        let Some(exe) = std::env::var(nx::NX_27017).ok().filter(|e| !e.is_empty()) else {
+            let external = std::env::var(MONGO_URL).is_ok_and(|u| !u.is_empty());
+            assert!(
+                external || !in_ci(),
+                "scripts/test names nx-27017 under CI=true"
+            );
+            return;
+        };
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--ignored", "--exact", "tests::child_gets_a_live_mongo_url"])
+            .env_remove(MONGO_URL)
+            .env(nx::NX_27017, exe)
+            .output()
+            .expect("run the test binary");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
 
     /// The rule itself, observed from outside: locally one skip line and a pass; under
