@@ -161,6 +161,7 @@
 //!   - `bulk_status_limits_hold_at_their_boundaries`: Bulk takes 1-100 ids and a valid status.
 //!   - `store_writes_are_conditional_on_version`: Below the service: task and user writes apply only at the expected version, deletes name the owner, and batch replacement reports what it did not write.
 //!   - `batch_insert_is_visible_everywhere`: A batch insert writes every task, visible to reads, listings and stats at once.
+//!   - `cancelled_writes_leave_the_store_writable`: Writes cancelled at any point (a client hanging up mid-request drops its future) leave no transaction open behind them: later writes succeed, and every write that reported success is stored.
 //! - **listing**
 //!   - `list_filters_by_status_priority_and_tag`: Status and priority lists match any of their values; `tag` requires the tag; all criteria combine with AND.
 //!   - `list_filters_by_due_dates_and_overdue`: `due_before`/`due_after` are strict and exclude tasks without a due date; `overdue` means due in the past and neither done nor cancelled (and `false` its complement).

@@ -105,8 +105,11 @@ impl DialectStore<Sqlite> {
         let memory = url.contains(":memory:") || url.contains("mode=memory");
         if memory {
             // One connection holds the whole database: it must never be closed or replaced.
+            // No ping before each acquire: an acquire cancelled during that ping (a client
+            // hanging up) drops the connection, and with it every table.
             let pool = SqlitePoolOptions::new()
                 .max_connections(1)
+                .test_before_acquire(false)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)

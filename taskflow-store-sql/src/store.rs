@@ -172,11 +172,22 @@ impl<D: Dialect> DialectStore<D> {
     /// with `SQLITE_BUSY_SNAPSHOT` when another process committed in between, and SQLite
     /// does not retry that; taking the lock at once makes a second process wait on
     /// `busy_timeout` instead.
+    ///
+    /// The `BEGIN` runs in a task of its own: sqlx's begin is not cancellation-safe (a
+    /// caller dropped after the database began the transaction but before sqlx handed it
+    /// over leaves the connection inside a transaction nobody owns, and every later write
+    /// on it fails). A spawned begin always completes; if its caller is gone, the unused
+    /// transaction is dropped, which rolls it back.
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, D>> {
-        match D::BEGIN_WRITE {
-            Some(begin) => self.writer.begin_with(begin).await,
-            None => self.writer.begin().await,
-        }
+        let writer = self.writer.clone();
+        tokio::spawn(async move {
+            match D::BEGIN_WRITE {
+                Some(begin) => writer.begin_with(begin).await,
+                None => writer.begin().await,
+            }
+        })
+        .await
+        .map_err(taskflow_core::Error::internal)?
         .map_err(db)
     }
 

@@ -284,6 +284,7 @@ macro_rules! __conformance_scenarios {
                 bulk_status_limits_hold_at_their_boundaries,
                 store_writes_are_conditional_on_version,
                 batch_insert_is_visible_everywhere,
+                cancelled_writes_leave_the_store_writable,
             ]
             listing [
                 list_filters_by_status_priority_and_tag,

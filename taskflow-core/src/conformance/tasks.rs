@@ -771,3 +771,68 @@ pub async fn batch_insert_is_visible_everywhere(store: Arc<dyn Store>) {
     assert!(store.insert_tasks(&batch[..1]).await.is_err());
     assert_eq!(h.tf.task_stats(&a.principal, None).await.unwrap().total, 25);
 }
+
+/// Writes cancelled at any point (a client hanging up mid-request drops its future) leave
+/// no transaction open behind them: later writes succeed, and every write that reported
+/// success is stored.
+pub async fn cancelled_writes_leave_the_store_writable(store: Arc<dyn Store>) {
+    use std::time::Duration;
+
+    let h = Harness::new(store);
+    let a = h.account("canceller").await;
+    let target = h
+        .task(&a.principal, NewTask::new("updated under cancellation"))
+        .await;
+    let mut created = Vec::new();
+    for round in 0..40u64 {
+        let mut writes = Vec::new();
+        for i in 0..8u64 {
+            let (tf, who) = (h.tf.clone(), a.principal.clone());
+            // Budgets from nothing to 2 ms, so cancellation lands before, during and after
+            // the transaction starts, runs and commits.
+            let budget = Duration::from_micros((round * 8 + i) * 37 % 2000);
+            writes.push(tokio::spawn(async move {
+                let write = async {
+                    if i % 4 == 3 {
+                        let patch = TaskPatch::default().title(format!("round {round}"));
+                        tf.update_task(&who, target.id, patch, None)
+                            .await
+                            .map(|_| None)
+                    } else {
+                        let input = NewTask::new(format!("cancelled {round}-{i}"));
+                        tf.create_task(&who, input).await.map(|t| Some(t.id))
+                    }
+                };
+                tokio::time::timeout(budget, write).await
+            }));
+        }
+        for w in writes {
+            if let Ok(Ok(Some(id))) = w.await.expect("write task") {
+                created.push(id);
+            }
+        }
+    }
+    let after = tokio::time::timeout(
+        Duration::from_secs(10),
+        h.tf.create_task(&a.principal, NewTask::new("after the cancellations")),
+    )
+    .await
+    .expect("a write after cancelled ones must not hang")
+    .expect("a write after cancelled ones must succeed");
+    h.tf.update_task(
+        &a.principal,
+        after.id,
+        TaskPatch::default().priority(Priority::High),
+        Some(1),
+    )
+    .await
+    .expect("and so must an update");
+    h.tf.delete_task(&a.principal, target.id, None)
+        .await
+        .expect("and a delete");
+    for id in created {
+        h.tf.get_task(&a.principal, id)
+            .await
+            .expect("a create that reported success is stored");
+    }
+}
