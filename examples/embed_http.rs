@@ -72,7 +72,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             listener,
             app,
             taskflow_http::shutdown_signal(),
-            Duration::from_secs(10),
+            taskflow_http::ServeConfig {
+                grace: Duration::from_secs(10),
+                ..Default::default()
+            },
         )
         .await?;
         return Ok(());
@@ -85,7 +88,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         async {
             let _ = stopped.await;
         },
-        Duration::from_secs(5),
+        taskflow_http::ServeConfig {
+            grace: Duration::from_secs(5),
+            ..Default::default()
+        },
     ));
     let http = reqwest::Client::new();
     let greeting = http

@@ -109,9 +109,9 @@ impl Error {
 
 /// Every error code of TaskFlow, the single owner of the code strings.
 ///
-/// Most codes are those of [`Error`]'s variants; four belong to the transport and are
+/// Most codes are those of [`Error`]'s variants; five belong to the transport and are
 /// produced by frontends before core is reached (`malformed_request`, `method_not_allowed`,
-/// `payload_too_large`, `unsupported_media_type`). The enum is deliberately exhaustive: a
+/// `request_timeout`, `payload_too_large`, `unsupported_media_type`). The enum is deliberately exhaustive: a
 /// new code fails to compile in every frontend until each maps it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ErrorCode {
@@ -125,6 +125,8 @@ pub enum ErrorCode {
     NotFound,
     /// The method is not served on this path.
     MethodNotAllowed,
+    /// The request body did not arrive in time.
+    RequestTimeout,
     /// The operation clashes with current state.
     Conflict,
     /// The caller's expected version is not the current one.
@@ -145,12 +147,13 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the HTTP status each answers with.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::MalformedRequest,
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
+        ErrorCode::RequestTimeout,
         ErrorCode::Conflict,
         ErrorCode::VersionMismatch,
         ErrorCode::PayloadTooLarge,
@@ -169,6 +172,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::Conflict => "conflict",
             ErrorCode::VersionMismatch => "version_mismatch",
             ErrorCode::PayloadTooLarge => "payload_too_large",

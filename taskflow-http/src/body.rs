@@ -21,6 +21,23 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use crate::BODY_LIMIT;
 use crate::problem::ApiError;
 
+/// When a request's body must have arrived: set by the envelope for every request.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDeadline {
+    at: tokio::time::Instant,
+    limit: Duration,
+}
+
+impl BodyDeadline {
+    /// `limit` after the request's head arrived at `started`.
+    pub fn after(started: std::time::Instant, limit: Duration) -> Self {
+        Self {
+            at: tokio::time::Instant::from_std(started) + limit,
+            limit,
+        }
+    }
+}
+
 /// A JSON object body of type `T` (a poem-openapi `Object`).
 #[derive(Debug, Clone)]
 pub struct JsonBody<T>(pub T);
@@ -56,7 +73,13 @@ impl<T: ParseFromJSON + 'static> ParsePayload for JsonBody<T> {
             .get(poem::http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        let bytes = read_limited(body.take()?, declared).await?;
+        let body = body.take()?;
+        let bytes = match request.data::<BodyDeadline>() {
+            Some(deadline) => tokio::time::timeout_at(deadline.at, read_limited(body, declared))
+                .await
+                .map_err(|_| ApiError::body_timeout(deadline.limit))??,
+            None => read_limited(body, declared).await?,
+        };
         let value: Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::malformed(format!("the body is not valid JSON: {e}")))?;
         let Value::Object(object) = &value else {

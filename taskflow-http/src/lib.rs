@@ -65,7 +65,11 @@ use taskflow_core::TaskFlow;
 
 pub use metrics::{PoolSource, PoolUsage};
 pub use problem::{ApiError, PROBLEM_JSON};
-pub use server::{serve, shutdown_signal};
+pub use server::{
+    ConnectionGauge, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+    DEFAULT_MAX_HEADER_BYTES, ServeConfig, serve, shutdown_signal,
+};
 
 use api::{AuthApi, OpsApi, TasksApi, UsersApi};
 use client_ip::TrustedProxies;
@@ -99,8 +103,12 @@ pub struct HttpConfig {
     pub ready_timeout: Duration,
     /// Longest a request may take before it is answered `503`.
     pub request_timeout: Duration,
+    /// Longest a request body may take to arrive, from the end of its head; `408` beyond.
+    pub body_read_timeout: Duration,
     /// Connection-pool usage of the store, for `/metrics`.
     pub pools: Option<PoolSource>,
+    /// Open connections, for `/metrics`: the gauge given to [`ServeConfig`].
+    pub connections: ConnectionGauge,
 }
 
 impl std::fmt::Debug for HttpConfig {
@@ -114,6 +122,7 @@ impl std::fmt::Debug for HttpConfig {
             .field("hsts", &self.hsts)
             .field("ready_timeout", &self.ready_timeout)
             .field("request_timeout", &self.request_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -122,6 +131,8 @@ impl std::fmt::Debug for HttpConfig {
 pub const DEFAULT_RATE_LIMIT_PER_IP: u32 = 1200;
 /// Default per-IP limit on login and register: enough for people, not for a brute-force run.
 pub const DEFAULT_AUTH_RATE_LIMIT_PER_IP: u32 = 20;
+/// Default time a request body gets to arrive: 64 KiB at a slow mobile link's pace.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default per-user limit.
 pub const DEFAULT_RATE_LIMIT_PER_USER: u32 = 600;
 
@@ -136,7 +147,9 @@ impl Default for HttpConfig {
             hsts: false,
             ready_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(30),
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             pools: None,
+            connections: ConnectionGauge::default(),
         }
     }
 }
@@ -203,7 +216,12 @@ pub fn app(
     let docs_html = api.swagger_ui_html().replacen(&generated, &spec, 1);
     let spec_json = spec.clone();
     let allowed_methods = allowed_methods::AllowedMethods::from_spec(&spec);
-    let metrics = Arc::new(Metrics::new(tf.clone(), &spec, config.pools.clone()));
+    let metrics = Arc::new(Metrics::new(
+        tf.clone(),
+        &spec,
+        config.pools.clone(),
+        config.connections.clone(),
+    ));
     let limits = Limits::new(
         config.rate_limit_per_ip,
         config.auth_rate_limit_per_ip,
@@ -249,6 +267,7 @@ pub fn app(
             hsts: config.hsts,
             metrics,
             request_timeout: config.request_timeout,
+            body_read_timeout: config.body_read_timeout,
             allowed_methods: Arc::new(allowed_methods),
         })
         .into_endpoint())

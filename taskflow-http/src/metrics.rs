@@ -1,5 +1,5 @@
 //! Prometheus metrics: request counts and latency by route template and status, cache
-//! hits and misses, store errors and connection-pool usage.
+//! hits and misses, store errors, open HTTP connections and connection-pool usage.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -14,6 +14,8 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use taskflow_core::TaskFlow;
+
+use crate::ConnectionGauge;
 
 /// Usage of one connection pool at scrape time.
 #[derive(Debug, Clone)]
@@ -67,7 +69,12 @@ impl fmt::Debug for Metrics {
 
 impl Metrics {
     /// Metrics for `tf`, with route templates read from the OpenAPI document.
-    pub fn new(tf: TaskFlow, spec_json: &str, pools: Option<PoolSource>) -> Self {
+    pub fn new(
+        tf: TaskFlow,
+        spec_json: &str,
+        pools: Option<PoolSource>,
+        connections: ConnectionGauge,
+    ) -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
@@ -89,7 +96,11 @@ impl Metrics {
             "Requests failed by the store: unavailable (503) or internal (500)",
             store_errors.clone(),
         );
-        registry.register_collector(Box::new(Runtime { tf, pools }));
+        registry.register_collector(Box::new(Runtime {
+            tf,
+            pools,
+            connections,
+        }));
         Self {
             registry,
             requests,
@@ -168,6 +179,7 @@ fn route_templates(spec_json: &str) -> HashMap<String, String> {
 struct Runtime {
     tf: TaskFlow,
     pools: Option<PoolSource>,
+    connections: ConnectionGauge,
 }
 
 impl fmt::Debug for Runtime {
@@ -206,6 +218,13 @@ impl Collector for Runtime {
                 )?)?;
             }
         }
+        let open = ConstGauge::new(self.connections.get() as i64);
+        open.encode(encoder.encode_descriptor(
+            "taskflow_http_open_connections",
+            "HTTP connections open now",
+            None,
+            open.metric_type(),
+        )?)?;
         if let Some(pools) = &self.pools {
             let usage = pools();
             let mut family = encoder.encode_descriptor(

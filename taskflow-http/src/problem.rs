@@ -91,6 +91,8 @@ fn http_of(code: ErrorCode) -> (StatusCode, &'static str, Option<&'static str>) 
             ),
         ),
         C::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", None),
+        // A transport answer, like 405: not listed on every operation of the document.
+        C::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "Request timeout", None),
         C::Conflict => (
             StatusCode::CONFLICT,
             "Conflict",
@@ -215,6 +217,17 @@ impl ApiError {
         )
     }
 
+    /// `408 request_timeout`: the body did not arrive within `limit`.
+    pub fn body_timeout(limit: std::time::Duration) -> Self {
+        Self::new(
+            ErrorCode::RequestTimeout,
+            format!(
+                "the request body did not arrive within {} s",
+                limit.as_secs_f64()
+            ),
+        )
+    }
+
     /// `415 unsupported_media_type`.
     pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
         Self::new(ErrorCode::UnsupportedMediaType, detail)
@@ -297,10 +310,10 @@ impl ApiError {
         if self.status.is_server_error() {
             match &self.source {
                 Some(source) => {
-                    tracing::error!(code = self.code.as_str(), error = %source, error_debug = ?source, "request failed")
+                    tracing::error!(request_id, code = self.code.as_str(), error = %source, error_debug = ?source, "request failed")
                 }
                 None => {
-                    tracing::error!(code = self.code.as_str(), detail = %self.detail, "request failed")
+                    tracing::error!(request_id, code = self.code.as_str(), detail = %self.detail, "request failed")
                 }
             }
         }

@@ -91,6 +91,7 @@ fn exception_of(py: Python<'_>, code: ErrorCode) -> Bound<'_, PyType> {
         C::Internal
         | C::MalformedRequest
         | C::MethodNotAllowed
+        | C::RequestTimeout
         | C::PayloadTooLarge
         | C::UnsupportedMediaType => py.get_type::<TaskFlowError>(),
     }

@@ -157,7 +157,10 @@ impl Server {
                 async {
                     let _ = stopped.await;
                 },
-                Duration::from_secs(5),
+                taskflow_http::ServeConfig {
+                    grace: Duration::from_secs(5),
+                    ..Default::default()
+                },
             )
             .await
             .expect("serve");

@@ -109,6 +109,47 @@ struct ServeArgs {
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "TASKFLOW_SHUTDOWN_TIMEOUT", default_value_t = 20)]
     shutdown_timeout: u64,
+    #[command(flatten)]
+    connections: ConnectionArgs,
+}
+
+/// Connection limits (SECURITY.md, "Connection limits", says what each defends against).
+#[derive(Debug, Args)]
+struct ConnectionArgs {
+    /// Seconds a request's head (request line and headers) may take once its first byte
+    /// arrived; the connection is dropped beyond.
+    #[arg(long, env = "TASKFLOW_HEADER_READ_TIMEOUT", default_value_t = taskflow_http::DEFAULT_HEADER_READ_TIMEOUT.as_secs_f64())]
+    header_read_timeout: f64,
+    /// Seconds a request body may take to arrive; `408` beyond.
+    #[arg(long, env = "TASKFLOW_BODY_READ_TIMEOUT", default_value_t = taskflow_http::DEFAULT_BODY_READ_TIMEOUT.as_secs_f64())]
+    body_read_timeout: f64,
+    /// Seconds a keep-alive connection may sit idle before it is closed.
+    #[arg(long, env = "TASKFLOW_IDLE_TIMEOUT", default_value_t = taskflow_http::DEFAULT_IDLE_TIMEOUT.as_secs_f64())]
+    idle_timeout: f64,
+    /// Most bytes of request line and headers per request (`431` beyond; at least 8192).
+    #[arg(long, env = "TASKFLOW_MAX_HEADER_BYTES", default_value_t = taskflow_http::DEFAULT_MAX_HEADER_BYTES as u32, value_parser = clap::value_parser!(u32).range(8192..))]
+    max_header_bytes: u32,
+    /// Most open connections; further ones are answered `503` and closed at once. Lowered to
+    /// what the open-file limit allows.
+    #[arg(long, env = "TASKFLOW_MAX_CONNECTIONS", default_value_t = taskflow_http::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Most open connections from one client address (trusted proxies are exempt).
+    #[arg(long, env = "TASKFLOW_MAX_CONNECTIONS_PER_CLIENT", default_value_t = taskflow_http::DEFAULT_MAX_CONNECTIONS_PER_CLIENT)]
+    max_connections_per_client: usize,
+    /// Serve HTTP/2 without TLS (h2c with prior knowledge) besides HTTP/1.1.
+    #[arg(long, env = "TASKFLOW_HTTP2")]
+    http2: bool,
+    /// Most concurrent streams per HTTP/2 connection.
+    #[arg(long, env = "TASKFLOW_HTTP2_MAX_STREAMS", default_value_t = taskflow_http::DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS)]
+    http2_max_streams: u32,
+}
+
+/// A whole or fractional number of seconds from the command line.
+fn seconds(value: f64, flag: &str) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("--{flag} must be a positive number of seconds, not {value}"))
 }
 
 #[derive(Debug, Args)]
@@ -212,7 +253,23 @@ async fn serve(args: ServeArgs) -> CliResult {
         .migrate()
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
+    let limits = &args.connections;
+    let connections = taskflow_http::ConnectionGauge::default();
+    let serve_config = taskflow_http::ServeConfig {
+        header_read_timeout: seconds(limits.header_read_timeout, "header-read-timeout")?,
+        idle_timeout: seconds(limits.idle_timeout, "idle-timeout")?,
+        max_header_bytes: limits.max_header_bytes as usize,
+        max_connections: connection_cap(limits.max_connections),
+        max_connections_per_client: limits.max_connections_per_client,
+        exempt_from_client_cap: args.trusted_proxies.clone(),
+        http2: limits.http2,
+        http2_max_concurrent_streams: limits.http2_max_streams,
+        grace: Duration::from_secs(args.shutdown_timeout),
+        connections: connections.clone(),
+    };
     let config = HttpConfig {
+        body_read_timeout: seconds(limits.body_read_timeout, "body-read-timeout")?,
+        connections,
         rate_limit_per_ip: args.rate_limit_per_ip,
         auth_rate_limit_per_ip: args.auth_rate_limit_per_ip,
         rate_limit_per_user: args.rate_limit_per_user,
@@ -236,12 +293,33 @@ async fn serve(args: ServeArgs) -> CliResult {
         listener,
         app,
         taskflow_http::shutdown_signal(),
-        Duration::from_secs(args.shutdown_timeout),
+        serve_config,
     )
     .await;
     store.close().await;
     tracing::info!("stopped");
     served.map_err(|e| format!("server error: {e}"))
+}
+
+/// File descriptors kept for the store, logs and the listener beyond client connections.
+const RESERVED_FILES: u64 = 64;
+
+/// `wanted`, lowered to what the open-file limit leaves for connections (after raising the
+/// soft limit to the hard one): past it, `accept` fails and every client waits.
+fn connection_cap(wanted: usize) -> usize {
+    let Ok(limit) = rlimit::increase_nofile_limit(u64::MAX) else {
+        return wanted;
+    };
+    let room = usize::try_from(limit.saturating_sub(RESERVED_FILES).max(1)).unwrap_or(usize::MAX);
+    if wanted > room {
+        tracing::warn!(
+            wanted,
+            open_file_limit = limit,
+            "--max-connections lowered to {room} to stay within the open-file limit"
+        );
+        return room;
+    }
+    wanted
 }
 
 async fn create_admin(args: CreateAdminArgs) -> CliResult {
