@@ -153,9 +153,53 @@ fn pair_key(account: &AccountKey, addr: Option<IpAddr>) -> PairKey {
 /// Failure times, oldest first, of the newest failures that can still matter.
 type Failures = VecDeque<DateTime<Utc>>;
 
+/// How long an admitted attempt counts as in flight when neither its failure nor its
+/// success is recorded (it ended in an error): far longer than a hash and a lookup take.
+const IN_FLIGHT_FOR: TimeDelta = TimeDelta::seconds(60);
+
+/// An account's failures, and its attempts admitted whose outcome is not known yet: both
+/// count against the account-wide cap, so a burst of concurrent attempts from many
+/// addresses cannot all pass the check before the first failure is recorded. (A pair's
+/// budget counts failures only: concurrent logins of one account from one address are
+/// normal, and an address's bursts meet the HTTP layer's per-IP limit.)
+#[derive(Default)]
+struct Budget {
+    failures: Failures,
+    /// Admission times, oldest first.
+    in_flight: Failures,
+}
+
+impl Budget {
+    fn expire(&mut self, window: TimeDelta, now: DateTime<Utc>) {
+        expire(&mut self.failures, window, now);
+        expire(&mut self.in_flight, IN_FLIGHT_FOR, now);
+    }
+
+    fn used(&self) -> usize {
+        self.failures.len() + self.in_flight.len()
+    }
+
+    /// The outcome of one admitted attempt is known: it no longer counts as in flight.
+    fn resolve(&mut self) {
+        self.in_flight.pop_front();
+    }
+
+    fn alive(&self, window: TimeDelta, now: DateTime<Utc>) -> bool {
+        self.failures.back().is_some_and(|t| *t + window > now)
+            || self
+                .in_flight
+                .back()
+                .is_some_and(|t| *t + IN_FLIGHT_FOR > now)
+    }
+
+    fn newest(&self) -> Option<DateTime<Utc>> {
+        self.failures.back().max(self.in_flight.back()).copied()
+    }
+}
+
 #[derive(Default)]
 struct AccountState {
-    failures: Failures,
+    budget: Budget,
     /// While the account is over its cap: the earliest time the next attempt from an
     /// address that is not known is admitted.
     next_slot: Option<DateTime<Utc>>,
@@ -289,8 +333,9 @@ impl LoginThrottle {
     }
 
     /// Whether an attempt for `account` from `addr` may go ahead now; `rate_limited` with a
-    /// retry-after when not. An admitted attempt past the account-wide cap takes the slot,
-    /// so concurrent attempts cannot share it.
+    /// retry-after when not. An admitted attempt counts against the account-wide cap until
+    /// its failure or success is recorded, and past the cap it takes the slot, so concurrent
+    /// attempts cannot share the cap or a slot.
     pub(crate) fn check(
         &self,
         account: &AccountKey,
@@ -298,36 +343,50 @@ impl LoginThrottle {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let pair = pair_key(account, addr);
+        let window = self.window;
         let mut state = self.lock();
         if let Some(times) = state.pairs.map.get_mut(&pair) {
-            expire(times, self.window, now);
+            expire(times, window, now);
             if times.len() >= self.per_address {
                 // Allowed again once the failure that completed the budget leaves the window.
                 let blocker = times[times.len() - self.per_address];
-                return Err(limited(blocker + self.window - now));
+                return Err(limited(blocker + window - now));
             }
         }
-        let known = state.known.map.get(&account.0).is_some_and(|known| {
-            known
-                .iter()
-                .any(|(p, at)| *p == pair && *at + self.known_ttl > now)
-        });
-        if known {
-            return Ok(());
-        }
-        if let Some(acct) = state.accounts.map.get_mut(&account.0) {
-            expire(&mut acct.failures, self.window, now);
-            let failures = acct.failures.len();
-            if failures >= self.per_account {
+        if !self.is_known(&state, account, &pair, now) {
+            let acct = state.accounts.entry(
+                account.0,
+                |a| a.budget.alive(window, now),
+                |a| a.budget.newest(),
+            );
+            acct.budget.expire(window, now);
+            let used = acct.budget.used();
+            if used >= self.per_account {
                 if let Some(slot) = acct.next_slot
                     && now < slot
                 {
                     return Err(limited(slot - now));
                 }
-                acct.next_slot = Some(now + self.delay(failures));
+                acct.next_slot = Some(now + self.delay(used));
             }
+            acct.budget.in_flight.push_back(now);
         }
         Ok(())
+    }
+
+    /// Whether `pair` logged in to `account` recently: then it skips the account budget.
+    fn is_known(
+        &self,
+        state: &State,
+        account: &AccountKey,
+        pair: &PairKey,
+        now: DateTime<Utc>,
+    ) -> bool {
+        state.known.map.get(&account.0).is_some_and(|known| {
+            known
+                .iter()
+                .any(|(p, at)| p == pair && *at + self.known_ttl > now)
+        })
     }
 
     /// Counts a failed attempt against the pair and the account.
@@ -339,11 +398,11 @@ impl LoginThrottle {
     ) {
         let pair = pair_key(account, addr);
         let window = self.window;
-        let cutoff = now - window;
         let mut state = self.lock();
+        let known = self.is_known(&state, account, &pair, now);
         let times = state.pairs.entry(
             pair,
-            |t| t.back().is_some_and(|t| *t > cutoff),
+            |t| t.back().is_some_and(|t| *t + window > now),
             |t| t.back().copied(),
         );
         expire(times, window, now);
@@ -354,24 +413,28 @@ impl LoginThrottle {
         }
         let acct = state.accounts.entry(
             account.0,
-            |a| a.failures.back().is_some_and(|t| *t > cutoff),
-            |a| a.failures.back().copied(),
+            |a| a.budget.alive(window, now),
+            |a| a.budget.newest(),
         );
-        expire(&mut acct.failures, window, now);
-        acct.failures.push_back(now);
-        while acct.failures.len() > self.account_keep {
-            acct.failures.pop_front();
+        let budget = &mut acct.budget;
+        budget.expire(window, now);
+        if !known {
+            budget.resolve();
         }
-        let failures = acct.failures.len();
-        if failures >= self.per_account {
-            let slot = now + self.delay(failures);
+        budget.failures.push_back(now);
+        while budget.failures.len() > self.account_keep {
+            budget.failures.pop_front();
+        }
+        let used = budget.used();
+        if used >= self.per_account {
+            let slot = now + self.delay(used);
             acct.next_slot = Some(acct.next_slot.map_or(slot, |s| s.max(slot)));
         }
     }
 
     /// A correct password from `addr`: the pair's failures are forgiven and the address
-    /// becomes known to the account. The account-wide count stays: it measures the attack,
-    /// not this client.
+    /// becomes known to the account. The account-wide failures stay: they measure the
+    /// attack, not this client.
     pub(crate) fn record_success(
         &self,
         account: &AccountKey,
@@ -381,6 +444,11 @@ impl LoginThrottle {
         let pair = pair_key(account, addr);
         let mut state = self.lock();
         state.pairs.map.remove(&pair);
+        if !self.is_known(&state, account, &pair, now)
+            && let Some(acct) = state.accounts.map.get_mut(&account.0)
+        {
+            acct.budget.resolve();
+        }
         if self.known_addresses == 0 {
             return;
         }
@@ -482,6 +550,36 @@ mod tests {
             retry(t.check(&account, v4(101), at)),
             Duration::from_secs(2)
         );
+    }
+
+    #[test]
+    fn attempts_in_flight_count_against_the_account_cap() {
+        let t = LoginThrottle::new(&LoginThrottleConfig::default());
+        let account = AccountKey::of("a@example.com");
+        // Concurrent logins of one account from one address are not held back.
+        for _ in 0..10 {
+            t.check(&account, v4(1), t0()).unwrap();
+        }
+        // A burst from many addresses before any outcome is known: the account admits up
+        // to its cap, plus the one attempt that takes the first slot, and no more.
+        for i in 2..=41 {
+            t.check(&account, v4(i), t0()).unwrap();
+        }
+        t.check(&account, v4(42), t0()).unwrap();
+        assert_eq!(
+            retry(t.check(&account, v4(43), t0())),
+            Duration::from_secs(1)
+        );
+        // Outcomes free the places: after one more failure the next slot is 2 s away.
+        t.record_failure(&account, v4(2), t0());
+        assert_eq!(
+            retry(t.check(&account, v4(43), t0())),
+            Duration::from_secs(2)
+        );
+        // An attempt that never reports back (it ended in an error) frees its place later.
+        let later = t0() + TimeDelta::seconds(61);
+        t.check(&account, v4(43), later).unwrap();
+        t.check(&account, v4(44), later).unwrap();
     }
 
     #[test]
