@@ -9,7 +9,9 @@
 //!   spaced `first_delay` (1 s) apart, doubling with each further failure up to `max_delay`
 //!   (60 s); an attempt before its slot gets `rate_limited` with a retry-after of at most
 //!   `max_delay`. A correct password at a slot succeeds, so a distributed guess gets about
-//!   one try a minute while the owner waits at most a minute.
+//!   one try a minute while the owner waits at most a minute. Attempts admitted whose
+//!   outcome is not recorded yet count against the cap, so a burst fired at once gets no
+//!   more.
 //!
 //! Addresses that recently logged in to an account (the newest `known_addresses` per
 //! account, for `known_address_ttl`) skip the account-wide slots and keep only their pair
