@@ -273,8 +273,11 @@ pub(crate) struct LoginThrottle {
     state: Mutex<State>,
 }
 
+/// A configured duration as a `TimeDelta`, at most a century, so that adding it to a time
+/// cannot overflow whatever the configuration says.
 fn delta(d: Duration) -> TimeDelta {
-    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+    let century = TimeDelta::days(36_525);
+    TimeDelta::from_std(d).map_or(century, |d| d.min(century))
 }
 
 fn expire(times: &mut Failures, window: TimeDelta, now: DateTime<Utc>) {
@@ -325,7 +328,7 @@ impl LoginThrottle {
     fn delay(&self, failures: usize) -> TimeDelta {
         let doublings = failures.saturating_sub(self.per_account).min(63) as u32;
         self.first_delay
-            .checked_mul(1i32.checked_shl(doublings).unwrap_or(i32::MAX))
+            .checked_mul(2i32.checked_pow(doublings).unwrap_or(i32::MAX))
             .unwrap_or(TimeDelta::MAX)
             .min(self.max_delay)
     }
@@ -488,6 +491,28 @@ mod tests {
         match r {
             Err(Error::RateLimited { retry_after }) => retry_after,
             other => panic!("expected rate_limited, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn huge_configured_durations_do_not_overflow() {
+        let config = LoginThrottleConfig {
+            window: Duration::MAX,
+            max_delay: Duration::MAX,
+            known_address_ttl: Duration::MAX,
+            per_account_failures: 1,
+            ..LoginThrottleConfig::default()
+        };
+        let t = LoginThrottle::new(&config);
+        let account = AccountKey::of("a@example.com");
+        t.record_success(&account, v4(1), t0());
+        t.check(&account, v4(2), t0()).unwrap();
+        t.record_failure(&account, v4(2), t0());
+        retry(t.check(&account, v4(3), t0()));
+        t.check(&account, v4(1), t0()).unwrap();
+        // Doubling saturates instead of wrapping into a negative delay.
+        for n in 1..100 {
+            assert!(t.delay(n) >= t.delay(n - 1), "{n}");
         }
     }
 
