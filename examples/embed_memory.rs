@@ -47,7 +47,7 @@ async fn main() -> AnyResult<()> {
     );
 
     let tokens = tf
-        .login("ada@example.com", "correct horse battery staple")
+        .login("ada@example.com", "correct horse battery staple", None)
         .await?;
     // Tokens are credentials: show their shape, not their value.
     println!(
@@ -58,7 +58,7 @@ async fn main() -> AnyResult<()> {
         tokens.refresh_token.len()
     );
 
-    match tf.login("ada@example.com", "wrong password").await {
+    match tf.login("ada@example.com", "wrong password", None).await {
         Err(e) => println!("wrong password is refused: {} ({e})", e.code()),
         Ok(_) => return Err("a wrong password was accepted".into()),
     }

@@ -76,7 +76,7 @@ async fn main() -> AnyResult<()> {
         }
         Err(e) => return Err(e.into()),
     };
-    let tokens = tf.login(EMAIL, PASSWORD).await?;
+    let tokens = tf.login(EMAIL, PASSWORD, None).await?;
     let me = tf.authenticate(&tokens.access_token).await?;
     println!(
         "logged in as user {} with role {} (access token of {} bytes, not shown)",

@@ -40,7 +40,7 @@ fn main() {
         .await
         .expect("register");
         let pair = tf
-            .login("bench@example.com", "correct horse battery")
+            .login("bench@example.com", "correct horse battery", None)
             .await
             .expect("login");
         let me = tf.authenticate(&pair.access_token).await.expect("auth");

@@ -68,7 +68,7 @@ fn fixture(rt: &Runtime, cached: bool, params: PasswordParams) -> Fixture {
         })
         .await
         .expect("register");
-        let tokens = tf.login(EMAIL, PASSWORD).await.expect("login");
+        let tokens = tf.login(EMAIL, PASSWORD, None).await.expect("login");
         let me = tf
             .authenticate(&tokens.access_token)
             .await
@@ -244,7 +244,7 @@ fn bench_password_hash(c: &mut Criterion, rt: &Runtime) {
     let f = &fixture(rt, false, PasswordParams::default());
     group.bench_function("login_default_params", |b| {
         b.to_async(rt)
-            .iter(|| async move { black_box(f.tf.login(EMAIL, PASSWORD).await.unwrap()) });
+            .iter(|| async move { black_box(f.tf.login(EMAIL, PASSWORD, None).await.unwrap()) });
     });
     group.finish();
 }

@@ -339,7 +339,7 @@ async fn seed(store: MongoStore) -> Backend {
 }
 
 async fn principal(tf: &TaskFlow, email: &str) -> Principal {
-    let tokens = tf.login(email, PASSWORD).await.expect("login");
+    let tokens = tf.login(email, PASSWORD, None).await.expect("login");
     tf.authenticate(&tokens.access_token)
         .await
         .expect("authenticate")
@@ -472,7 +472,7 @@ fn bench_backend(c: &mut Criterion, rt: &Runtime, b: &Backend) {
             .iter(|| async move { black_box(cached.get_task(user, id).await.unwrap()) });
     });
     let tokens = rt
-        .block_on(tf.login(&owner_email(0), PASSWORD))
+        .block_on(tf.login(&owner_email(0), PASSWORD, None))
         .expect("login");
     let access = tokens.access_token.as_str();
     group.bench_function("authenticate_uncached", |bench| {

@@ -174,7 +174,7 @@ pub async fn account(tf: &TaskFlow, name: &str, admin: bool) -> Account {
         tf.register(registration).await
     }
     .expect("register");
-    let tokens = tf.login(&user.email, PASSWORD).await.expect("login");
+    let tokens = tf.login(&user.email, PASSWORD, None).await.expect("login");
     let principal = tf
         .authenticate(&tokens.access_token)
         .await

@@ -113,8 +113,16 @@ impl UserStore for MemoryStore {
         if current.version + 1 != user.version {
             return Ok(false);
         }
+        let old_email = current.user.email.clone();
+        if old_email != user.user.email && data.emails.contains_key(&user.user.email) {
+            return Err(Conflict::EmailTaken.into());
+        }
         if keep_an_active_admin && data.active_admins_after(user) == 0 {
             return Err(Conflict::LastActiveAdmin.into());
+        }
+        if old_email != user.user.email {
+            data.emails.remove(&old_email);
+            data.emails.insert(user.user.email.clone(), user.user.id);
         }
         data.users.insert(user.user.id, user.clone());
         Ok(true)

@@ -41,7 +41,10 @@ pub trait UserStore: Send + Sync + 'static {
     async fn get_user_by_email(&self, email: &str) -> Result<Option<UserRecord>>;
 
     /// Replaces the user if the stored version is `user.version - 1`; returns whether it
-    /// did. The email never changes through this method.
+    /// did. The email is written too (core changes it only to normalise a legacy email, see
+    /// [`normalize_stored_emails`](crate::normalize_stored_emails)); if another user has
+    /// the new email, fails with [`Error::Conflict`](crate::Error::Conflict)
+    /// ([`Conflict::EmailTaken`](crate::Conflict::EmailTaken)) and writes nothing.
     ///
     /// With `keep_an_active_admin`, the write also requires that afterwards at least one
     /// user with role `admin` is not disabled, else it fails with

@@ -4,6 +4,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{Result, ValidationErrors};
 use crate::ids::UserId;
@@ -23,7 +24,8 @@ pub const EMAIL_MAX_CHARS: usize = 254;
 pub struct User {
     /// Identifier (UUIDv7).
     pub id: UserId,
-    /// Normalised (trimmed, lower-cased) email, unique across users.
+    /// Normalised email (trimmed, NFKC, lower-cased: see [`normalize_email`]), unique
+    /// across users.
     pub email: String,
     /// Display name.
     pub name: String,
@@ -62,7 +64,7 @@ impl fmt::Debug for UserRecord {
 /// Input of `register` and `create_admin`.
 #[derive(Clone, Deserialize)]
 pub struct Registration {
-    /// Email; trimmed and lower-cased before use.
+    /// Email; normalised ([`normalize_email`]) before use.
     pub email: String,
     /// Password, 8-128 characters.
     pub password: String,
@@ -149,9 +151,36 @@ pub struct UserListRequest {
     pub offset: u64,
 }
 
-/// Trims and lower-cases an email and checks its shape.
+/// The normalised form of an email, valid or not: trimmed, then Unicode NFKC with
+/// lower-casing (NFKC, lower-case, NFKC, repeated until nothing changes). Compatibility
+/// forms are folded, not refused: a fullwidth `ｊ` becomes `j`, and the NFC and NFD
+/// spellings of `é` become one. This is the form uniqueness and the login throttle use.
+pub fn fold_email(raw: &str) -> String {
+    let fold = |s: &str| -> String { s.nfkc().collect::<String>().to_lowercase().nfkc().collect() };
+    let mut email = fold(raw.trim());
+    // One round is stable for every code point today (a test checks); the loop keeps the
+    // result stable should a later Unicode version need a second round.
+    for _ in 0..3 {
+        let next = fold(&email);
+        if next == email {
+            break;
+        }
+        email = next;
+    }
+    email
+}
+
+/// Normalises an email ([`fold_email`]) and checks its shape.
 pub fn normalize_email(raw: &str) -> Result<String, &'static str> {
-    let email = raw.trim().to_lowercase();
+    let email = fold_email(raw);
+    check_email(&email)?;
+    Ok(email)
+}
+
+/// Checks the shape of an email already folded. Whitespace that folding produced (a
+/// compatibility character such as `´` becomes a space and a combining mark) is refused
+/// like typed whitespace, not trimmed away.
+pub(crate) fn check_email(email: &str) -> Result<(), &'static str> {
     if email.is_empty() {
         return Err("must not be empty");
     }
@@ -169,7 +198,7 @@ pub fn normalize_email(raw: &str) -> Result<String, &'static str> {
                 && !domain.starts_with('.')
                 && !domain.ends_with('.') =>
         {
-            Ok(email)
+            Ok(())
         }
         _ => Err("must be an email address like name@example.com"),
     }
@@ -202,4 +231,37 @@ pub fn check_password(password: &str) -> Result<(), &'static str> {
         return Err("is one of the most common passwords; choose another");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_of_one_email_normalise_alike() {
+        let nfc = "jos\u{e9}@example.com";
+        let nfd = "jose\u{301}@example.com";
+        let fullwidth = "\u{ff4a}os\u{e9}@example.com";
+        let upper = " JOS\u{c9}@EXAMPLE.COM ";
+        let fullwidth_at = "jos\u{e9}\u{ff20}example.com";
+        for variant in [nfc, nfd, fullwidth, upper, fullwidth_at] {
+            assert_eq!(normalize_email(variant).unwrap(), nfc, "{variant:?}");
+        }
+        // A compatibility form that becomes a space is refused, not trimmed away.
+        assert!(normalize_email("\u{b4}x@example.com").is_err());
+    }
+
+    /// Every code point: one round of folding is already stable, so `fold_email` is
+    /// idempotent and stored emails never drift between releases of the same Unicode data.
+    #[test]
+    fn folding_is_stable_for_every_code_point() {
+        let once =
+            |s: &str| -> String { s.nfkc().collect::<String>().to_lowercase().nfkc().collect() };
+        for c in (0..=0x10FFFF_u32).filter_map(char::from_u32) {
+            let s = format!("a{c}b");
+            let folded = once(&s);
+            assert_eq!(once(&folded), folded, "U+{:04X}", c as u32);
+            assert_eq!(fold_email(&folded), folded, "U+{:04X}", c as u32);
+        }
+    }
 }

@@ -37,7 +37,7 @@ fn reg(name: &str) -> Registration {
 async fn repeated_reads_are_served_from_the_cache() {
     let tf = cached_flow();
     tf.register(reg("hits")).await.unwrap();
-    let pair = tf.login("hits@example.com", PASSWORD).await.unwrap();
+    let pair = tf.login("hits@example.com", PASSWORD, None).await.unwrap();
     let p = tf.authenticate(&pair.access_token).await.unwrap();
     let t = tf.create_task(&p, NewTask::new("cached")).await.unwrap();
     tf.get_task(&p, t.id).await.unwrap();
@@ -163,9 +163,12 @@ async fn authentication_follows_every_account_write_path() {
     assert_eq!(h.tf.me(&a.principal).await.unwrap().name, "Renamed");
 
     // password change ends the other session
-    let other = h.tf.login("subject@example.com", PASSWORD).await.unwrap();
+    let other =
+        h.tf.login("subject@example.com", PASSWORD, None)
+            .await
+            .unwrap();
     h.tf.authenticate(&other.access_token).await.unwrap();
-    h.tf.change_password(&a.principal, PASSWORD, "another long password")
+    h.tf.change_password(&a.principal, PASSWORD, "another long password", None)
         .await
         .unwrap();
     assert!(h.tf.authenticate(&other.access_token).await.is_err());
@@ -179,7 +182,7 @@ async fn authentication_follows_every_account_write_path() {
 
     // logout
     let s =
-        h.tf.login("subject@example.com", "another long password")
+        h.tf.login("subject@example.com", "another long password", None)
             .await
             .unwrap();
     let p = h.tf.authenticate(&s.access_token).await.unwrap();
@@ -188,7 +191,7 @@ async fn authentication_follows_every_account_write_path() {
 
     // logout-all
     let s =
-        h.tf.login("subject@example.com", "another long password")
+        h.tf.login("subject@example.com", "another long password", None)
             .await
             .unwrap();
     let p = h.tf.authenticate(&s.access_token).await.unwrap();
@@ -197,7 +200,7 @@ async fn authentication_follows_every_account_write_path() {
 
     // disable
     let s =
-        h.tf.login("subject@example.com", "another long password")
+        h.tf.login("subject@example.com", "another long password", None)
             .await
             .unwrap();
     h.tf.authenticate(&s.access_token).await.unwrap();
@@ -325,7 +328,7 @@ async fn racing_reads_never_plant_stale_entries() {
         .build()
         .unwrap();
     tf.register(reg("racer")).await.unwrap();
-    let pair = tf.login("racer@example.com", PASSWORD).await.unwrap();
+    let pair = tf.login("racer@example.com", PASSWORD, None).await.unwrap();
     let p = tf.authenticate(&pair.access_token).await.unwrap();
     let t = tf.create_task(&p, NewTask::new("v0")).await.unwrap();
 

@@ -11,6 +11,7 @@ scenarios!(
     auth::password_change,
     auth::disabled_user,
     auth::login_throttle,
+    auth::login_throttle_counts_each_forwarded_client_apart,
     auth::profile_update,
     tasks::create_get_and_etags,
     tasks::patch_and_delete_with_if_match,

@@ -2,6 +2,7 @@
 //! (coroutines). Each operation is written once, as an async method of [`Handle`]; the
 //! [`python_methods!`] list only forwards it to both classes, so they cannot drift.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -120,8 +121,13 @@ impl Handle {
         Ok(self.tf.register(registration).await?.into())
     }
 
-    async fn login(&self, email: String, password: String) -> Result<TokenPair, TfError> {
-        Ok(self.tf.login(&email, &password).await?.into())
+    async fn login(
+        &self,
+        email: String,
+        password: String,
+        client_addr: Option<IpAddr>,
+    ) -> Result<TokenPair, TfError> {
+        Ok(self.tf.login(&email, &password, client_addr).await?.into())
     }
 
     async fn authenticate(&self, access_token: String) -> Result<Principal, TfError> {
@@ -151,10 +157,11 @@ impl Handle {
         me: Principal,
         current_password: String,
         new_password: String,
+        client_addr: Option<IpAddr>,
     ) -> Result<(), TfError> {
         let tf = &self.tf;
         Ok(tf
-            .change_password(&me.inner, &current_password, &new_password)
+            .change_password(&me.inner, &current_password, &new_password, client_addr)
             .await?)
     }
 
@@ -474,9 +481,11 @@ python_methods! {
     #[pyo3(signature = (email, password, name))]
     fn register(email: String, password: String, name: String) -> User;
 
-    /// Exchanges credentials for a token pair.
-    #[pyo3(signature = (email, password))]
-    fn login(email: String, password: String) -> TokenPair;
+    /// Exchanges credentials for a token pair. `client_addr` (an IP address as `str` or
+    /// `ipaddress` object) is where the attempt comes from, for the login throttle; `None`
+    /// counts as one address of its own.
+    #[pyo3(signature = (email, password, *, client_addr = None))]
+    fn login(email: String, password: String, client_addr: Option<IpAddr>) -> TokenPair;
 
     /// Verifies an access token; returns who it belongs to.
     #[pyo3(signature = (access_token))]
@@ -494,9 +503,15 @@ python_methods! {
     #[pyo3(signature = (me))]
     fn logout_all(me: Principal) -> ();
 
-    /// Changes the caller's password; every other session ends.
-    #[pyo3(signature = (me, current_password, new_password))]
-    fn change_password(me: Principal, current_password: String, new_password: String) -> ();
+    /// Changes the caller's password; every other session ends. A wrong current password
+    /// counts against the login throttle for `client_addr`.
+    #[pyo3(signature = (me, current_password, new_password, *, client_addr = None))]
+    fn change_password(
+        me: Principal,
+        current_password: String,
+        new_password: String,
+        client_addr: Option<IpAddr>,
+    ) -> ();
 
     /// The caller's account.
     #[pyo3(signature = (me))]

@@ -1,5 +1,7 @@
 """Accounts and tokens: the whole flow, on every backend."""
 
+import ipaddress
+
 import pytest
 
 import taskflow
@@ -100,3 +102,26 @@ def test_disabled_user_and_login_throttle(tf, accounts):
         tf.login(email="bob@example.com", password=PASSWORD)
     assert e.value.code == "rate_limited"
     assert isinstance(e.value.retry_after, float) and 0 < e.value.retry_after <= 900
+
+
+def test_login_throttle_counts_client_addresses_apart(tf, accounts):
+    accounts.user("cat")
+    for _ in range(5):
+        with pytest.raises(taskflow.AuthenticationError):
+            tf.login(email="cat@example.com", password="wrong password", client_addr="203.0.113.5")
+    with pytest.raises(taskflow.RateLimitedError) as e:
+        tf.login(email="cat@example.com", password=PASSWORD, client_addr="203.0.113.5")
+    assert 0 < e.value.retry_after <= 900
+    # Another address, as an ipaddress object, and no address at all have budgets of their own.
+    tf.login(email="cat@example.com", password=PASSWORD, client_addr=ipaddress.ip_address("203.0.113.6"))
+    tf.login(email="cat@example.com", password=PASSWORD)
+    with pytest.raises(ValueError):
+        tf.login(email="cat@example.com", password=PASSWORD, client_addr="not an address")
+
+
+def test_email_spellings_are_one_account(tf):
+    tf.register(email="jos\u00e9@example.com", password=PASSWORD, name="Jose")
+    with pytest.raises(taskflow.ConflictError):
+        tf.register(email="jose\u0301@example.com", password=PASSWORD, name="Jose")
+    pair = tf.login(email="\uff4aos\u00e9@example.com", password=PASSWORD)
+    assert pair.user.email == "jos\u00e9@example.com"

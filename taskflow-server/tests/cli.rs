@@ -244,3 +244,79 @@ fn migrate_and_openapi() {
         "bearer"
     );
 }
+
+/// `migrate` normalises stored emails after the migrations: a legacy NFD email is rewritten,
+/// a collision (an NFD copy of an account's email) is printed and logged at WARN with both
+/// accounts and changes neither, and a second run rewrites nothing and warns again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_normalises_stored_emails_and_reports_collisions() {
+    use taskflow_core::{PasswordParams, Registration, TaskFlow, UserId, UserRecord};
+    use taskflow_stores::AnyStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("data.db").display());
+    let migrate = || {
+        let out = taskflow(dir.path())
+            .args(["migrate", "--database-url", &url])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        (stdout, stderr)
+    };
+    migrate();
+
+    // Legacy rows, planted below core's normalisation: copies of a registered account.
+    let store = AnyStore::open(&url).await.unwrap();
+    let tf = TaskFlow::builder()
+        .shared_store(store.shared())
+        .jwt_secret([7u8; 32])
+        .password_params(PasswordParams::insecure_fast_for_tests())
+        .build()
+        .unwrap();
+    let zoe = tf
+        .register(Registration {
+            email: "zo\u{eb}@example.com".into(),
+            password: "a long enough password".into(),
+            name: "Zoe".into(),
+        })
+        .await
+        .unwrap();
+    let template = store.shared().get_user(zoe.id).await.unwrap().unwrap();
+    let plant = async |email: &str| {
+        let mut record: UserRecord = template.clone();
+        record.user.id = UserId::new();
+        record.user.email = email.to_owned();
+        store.shared().insert_user(&record).await.unwrap();
+        record.user.id
+    };
+    let zoe_nfd = plant("zoe\u{308}@example.com").await;
+    let rene = plant("rene\u{301}@example.com").await;
+    store.close().await;
+
+    let (stdout, stderr) = migrate();
+    assert!(stdout.contains("normalised 1 stored email(s)"), "{stdout}");
+    let collision = stdout
+        .lines()
+        .find(|l| l.starts_with("warning: email collision"))
+        .unwrap_or_else(|| panic!("no collision printed: {stdout}"));
+    assert!(collision.contains(&zoe.id.to_string()) && collision.contains(&zoe_nfd.to_string()));
+    assert!(
+        stderr.contains("WARN") && stderr.contains("email collision"),
+        "{stderr}"
+    );
+
+    let store = AnyStore::open(&url).await.unwrap();
+    let shared = store.shared();
+    let rewritten = shared.get_user(rene).await.unwrap().unwrap();
+    assert_eq!(rewritten.user.email, "ren\u{e9}@example.com");
+    let untouched = shared.get_user(zoe_nfd).await.unwrap().unwrap();
+    assert_eq!(untouched.user.email, "zoe\u{308}@example.com");
+    store.close().await;
+
+    // Idempotent: nothing more to rewrite; the collision is still reported.
+    let (stdout, _) = migrate();
+    assert!(!stdout.contains("normalised"), "{stdout}");
+    assert!(stdout.contains("warning: email collision"), "{stdout}");
+}

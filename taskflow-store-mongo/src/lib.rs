@@ -252,13 +252,19 @@ impl MongoStore {
 
     /// Runs a driver operation under the operation timeout.
     async fn timed<T>(&self, op: impl IntoFuture<Output = mongodb::error::Result<T>>) -> Result<T> {
-        match tokio::time::timeout(self.timeout, op.into_future()).await {
-            Ok(r) => r.map_err(db),
-            Err(_) => Err(Error::unavailable(format!(
-                "MongoDB did not answer within {:?}",
-                self.timeout
-            ))),
-        }
+        self.within_timeout(op).await?.map_err(db)
+    }
+
+    /// Like [`timed`](Self::timed), leaving the driver's error to the caller to interpret.
+    async fn within_timeout<T>(
+        &self,
+        op: impl IntoFuture<Output = mongodb::error::Result<T>>,
+    ) -> Result<mongodb::error::Result<T>> {
+        tokio::time::timeout(self.timeout, op.into_future())
+            .await
+            .map_err(|_| {
+                Error::unavailable(format!("MongoDB did not answer within {:?}", self.timeout))
+            })
     }
 
     async fn find_all(
@@ -346,13 +352,15 @@ impl MongoStore {
             "_id": id_str(user.user.id),
             "version": i64::try_from(user.version.saturating_sub(1)).unwrap_or(i64::MAX),
         };
-        let replaced = self
-            .timed(
-                self.users
-                    .find_one_and_replace(filter, docs::user_doc(user)),
-            )
-            .await?;
-        Ok(replaced.is_some())
+        let replace = self
+            .users
+            .find_one_and_replace(filter, docs::user_doc(user));
+        match self.within_timeout(replace).await? {
+            Ok(replaced) => Ok(replaced.is_some()),
+            // The unique email index: only a normalisation changes the email.
+            Err(e) if is_duplicate_key(&e) => Err(Conflict::EmailTaken.into()),
+            Err(e) => Err(db(e)),
+        }
     }
 }
 

@@ -344,6 +344,7 @@ impl<D: Dialect> UserStore for DialectStore<D> {
         }
         let mut qb = QueryBuilder::new("UPDATE users SET ");
         let mut set = List::new(&mut qb);
+        D::bind_text(set.set("email"), u.email.clone());
         D::bind_text(set.set("name"), u.name.clone());
         D::bind_text(set.set("name_lower"), u.name.to_lowercase());
         D::bind_text(set.set("role"), u.role.as_str().to_owned());
@@ -355,8 +356,11 @@ impl<D: Dialect> UserStore for DialectStore<D> {
         D::bind_id(&mut qb, *u.id.as_uuid());
         qb.push(" AND version = ");
         D::bind_int(&mut qb, version_param(user.version.saturating_sub(1)));
-        if D::execute(&mut tx, qb).await.map_err(db)? == 0 {
-            return Ok(false);
+        match D::execute(&mut tx, qb).await {
+            Ok(0) => return Ok(false),
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => return Err(duplicate_email()),
+            Err(e) => return Err(db(e)),
         }
         if keep_an_active_admin {
             // Under the guard (or SQLite's single writer), this sees every earlier guarded

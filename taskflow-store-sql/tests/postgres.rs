@@ -166,7 +166,7 @@ async fn unreachable_server_is_unavailable_within_the_timeout() {
     );
     let tf = flow(Arc::new(store));
     assert_eq!(
-        tf.login("a@example.com", PASSWORD)
+        tf.login("a@example.com", PASSWORD, None)
             .await
             .unwrap_err()
             .code(),
@@ -202,7 +202,10 @@ async fn replica_serves_only_reads_that_cannot_be_stale() {
     let tf = flow(Arc::new(store));
     // Authentication reads the primary (the replica has no users).
     tf.register(registration("reader")).await.unwrap();
-    let pair = tf.login("reader@example.com", PASSWORD).await.unwrap();
+    let pair = tf
+        .login("reader@example.com", PASSWORD, None)
+        .await
+        .unwrap();
     let me = tf.authenticate(&pair.access_token).await.unwrap();
     let t = tf.create_task(&me, NewTask::new("fresh")).await.unwrap();
     // Right after a write, the owner reads the primary.
@@ -274,7 +277,7 @@ async fn migrations_upgrade_from_the_first() {
     tf.register(registration("early")).await.unwrap();
     store.migrate().await.unwrap();
     store.migrate().await.unwrap();
-    let pair = tf.login("early@example.com", PASSWORD).await.unwrap();
+    let pair = tf.login("early@example.com", PASSWORD, None).await.unwrap();
     let me = tf.authenticate(&pair.access_token).await.unwrap();
     let t = tf
         .create_task(&me, NewTask::new("after the upgrade"))

@@ -58,7 +58,9 @@ async fn thirty_two_concurrent_writers_never_see_busy() {
         handles.push(tokio::spawn(async move {
             let name = format!("writer{i}");
             tf.register(registration(&name)).await?;
-            let pair = tf.login(&format!("{name}@example.com"), PASSWORD).await?;
+            let pair = tf
+                .login(&format!("{name}@example.com"), PASSWORD, None)
+                .await?;
             let me = tf.authenticate(&pair.access_token).await?;
             let mut ids = Vec::new();
             for j in 0..15 {
@@ -100,7 +102,7 @@ async fn list_and_stats_queries_use_indexes() {
             .register(registration(&format!("owner{i}")))
             .await
             .unwrap();
-        let pair = tf.login(&user.email, PASSWORD).await.unwrap();
+        let pair = tf.login(&user.email, PASSWORD, None).await.unwrap();
         owners.push(tf.authenticate(&pair.access_token).await.unwrap());
     }
     for (i, p) in owners.iter().enumerate() {
@@ -256,7 +258,7 @@ async fn migrations_upgrade_from_the_first() {
 
     store.migrate().await.unwrap();
     store.migrate().await.unwrap();
-    let pair = tf.login("early@example.com", PASSWORD).await.unwrap();
+    let pair = tf.login("early@example.com", PASSWORD, None).await.unwrap();
     let me = tf.authenticate(&pair.access_token).await.unwrap();
     let t = tf
         .create_task(&me, NewTask::new("after the upgrade"))
@@ -289,7 +291,10 @@ async fn data_survives_closing_and_reopening() {
     let store = Arc::new(open(&url).await);
     let tf = flow(store.clone());
     tf.register(registration("durable")).await.unwrap();
-    let pair = tf.login("durable@example.com", PASSWORD).await.unwrap();
+    let pair = tf
+        .login("durable@example.com", PASSWORD, None)
+        .await
+        .unwrap();
     let me = tf.authenticate(&pair.access_token).await.unwrap();
     let t = tf.create_task(&me, NewTask::new("kept")).await.unwrap();
     tf.list_tasks(&me, TaskQuery::default()).await.unwrap();
@@ -301,7 +306,10 @@ async fn data_survives_closing_and_reopening() {
     );
     let reopened = open(&url).await;
     let tf = flow(Arc::new(reopened));
-    let pair = tf.login("durable@example.com", PASSWORD).await.unwrap();
+    let pair = tf
+        .login("durable@example.com", PASSWORD, None)
+        .await
+        .unwrap();
     let me = tf.authenticate(&pair.access_token).await.unwrap();
     assert_eq!(tf.get_task(&me, t.id).await.unwrap(), t);
 }

@@ -1,5 +1,5 @@
 //! Authentication building blocks: password hashing, access tokens (JWT), refresh tokens,
-//! login sessions and the per-account login throttle. The flows that combine them live in
+//! login sessions and the login throttle. The flows that combine them live in
 //! [`TaskFlow`](crate::TaskFlow).
 
 pub(crate) mod common_passwords;
@@ -11,6 +11,11 @@ pub(crate) mod tokens;
 
 pub use password::PasswordParams;
 pub use session::SessionRecord;
+pub use throttle::{
+    DEFAULT_LOGIN_ACCOUNT_MAX_FAILURES, DEFAULT_LOGIN_FIRST_DELAY, DEFAULT_LOGIN_KNOWN_ADDRESS_TTL,
+    DEFAULT_LOGIN_KNOWN_ADDRESSES, DEFAULT_LOGIN_MAX_DELAY, DEFAULT_LOGIN_MAX_FAILURES,
+    DEFAULT_LOGIN_WINDOW, LoginThrottleConfig,
+};
 pub use tokens::JwtAlgorithm;
 
 use serde::Serialize;

@@ -1,11 +1,15 @@
 //! Scenarios: registration, login, password handling, profile.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeDelta;
 
-use super::{Harness, PASSWORD, concurrently, expect_code, expect_invalid_fields, registration};
+use super::{
+    Harness, PASSWORD, client, concurrently, expect_code, expect_invalid_fields, registration,
+    retry_after,
+};
 use crate::{Error, ProfileUpdate, Registration, Role, Store, User, UserId, UserRecord};
 
 /// Registration trims and lower-cases the email, trims the name, and always assigns role
@@ -86,12 +90,14 @@ pub async fn common_passwords_are_refused(store: Arc<dyn Store>) {
     }
     let a = h.account("careful").await;
     expect_invalid_fields(
-        h.tf.change_password(&a.principal, PASSWORD, "Sunshine")
+        h.tf.change_password(&a.principal, PASSWORD, "Sunshine", None)
             .await,
         &["new_password"],
     );
     // The old password still works: nothing changed.
-    h.tf.login("careful@example.com", PASSWORD).await.unwrap();
+    h.tf.login("careful@example.com", PASSWORD, None)
+        .await
+        .unwrap();
 }
 
 /// Passwords of 8 and 128 characters are accepted; 7 and 129 are not. Characters, not bytes.
@@ -134,59 +140,422 @@ pub async fn login_fails_alike_for_unknown_email_and_wrong_password(store: Arc<d
     let h = Harness::new(store);
     h.account("known").await;
     let wrong = expect_code(
-        h.tf.login("known@example.com", "wrong password").await,
+        h.tf.login("known@example.com", "wrong password", None)
+            .await,
         "unauthenticated",
     );
     let unknown = expect_code(
-        h.tf.login("nobody@example.com", PASSWORD).await,
+        h.tf.login("nobody@example.com", PASSWORD, None).await,
         "unauthenticated",
     );
     let malformed = expect_code(
-        h.tf.login("not an email", PASSWORD).await,
+        h.tf.login("not an email", PASSWORD, None).await,
         "unauthenticated",
     );
     assert_eq!(wrong.to_string(), unknown.to_string());
     assert_eq!(wrong.to_string(), malformed.to_string());
     // Email lookup is case-insensitive.
-    h.tf.login(" KNOWN@Example.com ", PASSWORD).await.unwrap();
+    h.tf.login(" KNOWN@Example.com ", PASSWORD, None)
+        .await
+        .unwrap();
 }
 
-/// After five failures in 15 minutes the account is throttled (even with the right
-/// password), with a retry-after that runs out when the window has passed.
+/// Five failures in 15 minutes from one address throttle that (account, address) pair, even
+/// for the right password, with a retry-after that runs out when the oldest failure leaves
+/// the window; unknown accounts alike, other accounts not at all, and wrong current
+/// passwords in a password change count like failed logins.
 pub async fn login_throttles_after_five_failures(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     h.account("victim").await;
     h.account("bystander").await;
+    let attacker = client(1);
     for _ in 0..5 {
         expect_code(
-            h.tf.login("victim@example.com", "nope nope").await,
+            h.tf.login("victim@example.com", "nope nope", attacker)
+                .await,
             "unauthenticated",
         );
         h.advance(TimeDelta::seconds(10));
     }
-    match expect_code(
-        h.tf.login("victim@example.com", PASSWORD).await,
-        "rate_limited",
-    ) {
-        Error::RateLimited { retry_after } => {
-            assert!(retry_after > Duration::ZERO);
-            assert!(retry_after <= Duration::from_secs(15 * 60));
-        }
-        other => panic!("unexpected {other:?}"),
-    }
+    // The first failure was 50 s ago: it leaves the 15-minute window in 850 s.
+    let wait = retry_after(
+        h.tf.login("victim@example.com", PASSWORD, attacker)
+            .await
+            .map(drop),
+    );
+    assert_eq!(wait, Duration::from_secs(15 * 60 - 50));
     // Unknown accounts are throttled the same way (no account enumeration).
     for _ in 0..5 {
-        let _ = h.tf.login("ghost@example.com", "nope nope").await;
+        expect_code(
+            h.tf.login("ghost@example.com", "nope nope", attacker).await,
+            "unauthenticated",
+        );
     }
     expect_code(
-        h.tf.login("ghost@example.com", PASSWORD).await,
+        h.tf.login("ghost@example.com", PASSWORD, attacker).await,
         "rate_limited",
     );
-    // Other accounts are unaffected.
-    h.tf.login("bystander@example.com", PASSWORD).await.unwrap();
-    // The window passes.
+    // Other accounts are unaffected, from the same address too.
+    h.tf.login("bystander@example.com", PASSWORD, attacker)
+        .await
+        .unwrap();
+    // The window passes: one failure has left it, so one more attempt is admitted.
+    h.advance(TimeDelta::seconds(850));
+    h.tf.login("victim@example.com", PASSWORD, attacker)
+        .await
+        .unwrap();
+
+    // A wrong current password counts for the address it comes from.
+    let changer = h.account("changer").await;
+    let desk = client(2);
+    for _ in 0..5 {
+        expect_code(
+            h.tf.change_password(
+                &changer.principal,
+                "not it at all",
+                "a new long password",
+                desk,
+            )
+            .await,
+            "unauthenticated",
+        );
+    }
+    expect_code(
+        h.tf.login("changer@example.com", PASSWORD, desk).await,
+        "rate_limited",
+    );
+    expect_code(
+        h.tf.change_password(&changer.principal, PASSWORD, "a new long password", desk)
+            .await,
+        "rate_limited",
+    );
+    h.tf.login("changer@example.com", PASSWORD, client(3))
+        .await
+        .unwrap();
+}
+
+/// An attacker's failures from one address do not stop the owner, who logs in at once from
+/// another address with the right password; the attacker's address stays throttled.
+pub async fn login_throttle_spares_the_owner_at_another_address(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    h.account("owner").await;
+    let attacker = client(66);
+    for _ in 0..5 {
+        expect_code(
+            h.tf.login("owner@example.com", "guess guess", attacker)
+                .await,
+            "unauthenticated",
+        );
+    }
+    // Five requests every 15 minutes used to keep a person out indefinitely.
+    for _ in 0..3 {
+        expect_code(
+            h.tf.login("owner@example.com", PASSWORD, attacker).await,
+            "rate_limited",
+        );
+        h.tf.login("owner@example.com", PASSWORD, client(7))
+            .await
+            .unwrap();
+        // A first visit from yet another address works too: no account-wide wall.
+        h.tf.login("OWNER@example.com", PASSWORD, client(8))
+            .await
+            .unwrap();
+        h.advance(TimeDelta::minutes(1));
+    }
+}
+
+/// A distributed guess (many addresses, each under its pair budget) is stopped by the
+/// per-account cap: past 50 failures further guesses get `rate_limited` with a retry-after
+/// of seconds that doubles per failure up to 60 s, and the slots admit one attempt at a
+/// time. The owner's known address logs in at once; a new address of the owner's waits for
+/// a slot and then logs in with the right password.
+pub async fn distributed_guessing_is_slowed_by_the_account_cap(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    h.account("target").await;
+    let home = client(200);
+    h.tf.login("target@example.com", PASSWORD, home)
+        .await
+        .unwrap();
+    // 25 addresses, 2 failures each: every pair stays far under its budget of 5.
+    for round in 0..2 {
+        for bot in 0..25 {
+            expect_code(
+                h.tf.login(
+                    "target@example.com",
+                    &format!("guess {round} {bot}"),
+                    client(bot),
+                )
+                .await,
+                "unauthenticated",
+            );
+        }
+    }
+    // A new address gets a short wait, not a lockout.
+    let fresh = client(100);
+    let wait = retry_after(
+        h.tf.login("target@example.com", "guess", fresh)
+            .await
+            .map(drop),
+    );
+    assert_eq!(wait, Duration::from_secs(1));
+    // The owner's address that logged in before is exempt from the cap.
+    h.tf.login("target@example.com", PASSWORD, home)
+        .await
+        .unwrap();
+    // Each slot admits one guess (from a new address each time: each pair has its own
+    // budget); the spacing doubles with each failure, up to 60 s.
+    let mut wait = wait;
+    let mut seen = Vec::new();
+    for slot in 0..7 {
+        h.advance(TimeDelta::from_std(wait).unwrap());
+        expect_code(
+            h.tf.login("target@example.com", "slot guess", client(101 + slot))
+                .await,
+            "unauthenticated",
+        );
+        wait = retry_after(
+            h.tf.login("target@example.com", "too soon", client(120 + slot))
+                .await
+                .map(drop),
+        );
+        seen.push(wait.as_secs());
+    }
+    assert_eq!(seen, [2, 4, 8, 16, 32, 60, 60]);
+    // The owner on a new device: a short wait, then the right password at the slot works.
+    let phone = client(150);
+    let wait = retry_after(
+        h.tf.login("target@example.com", PASSWORD, phone)
+            .await
+            .map(drop),
+    );
+    assert!(wait <= Duration::from_secs(60), "{wait:?}");
+    h.advance(TimeDelta::from_std(wait).unwrap());
+    h.tf.login("target@example.com", PASSWORD, phone)
+        .await
+        .unwrap();
+    // Now known, the phone skips the slots as well.
+    h.tf.login("target@example.com", PASSWORD, phone)
+        .await
+        .unwrap();
+    // When the failures have left the window, no address waits.
     h.advance(TimeDelta::minutes(15));
-    h.tf.login("victim@example.com", PASSWORD).await.unwrap();
+    h.tf.login("target@example.com", PASSWORD, client(151))
+        .await
+        .unwrap();
+}
+
+/// An unknown account answers every step of both the single-address and the distributed
+/// attack exactly as a known one does: the throttle does not reveal which accounts exist.
+pub async fn unknown_accounts_are_throttled_like_known_ones(store: Arc<dyn Store>) {
+    let known = Harness::new(Arc::clone(&store));
+    known.account("real").await;
+    let real = attack_transcript(&known, "real@example.com").await;
+    // A fresh handle over the same store: same clock start, fresh throttle.
+    let unknown = Harness::new(store);
+    let ghost = attack_transcript(&unknown, "nobody-here@example.com").await;
+    assert_eq!(real, ghost);
+    assert!(real.iter().any(|step| step.starts_with("rate_limited")));
+}
+
+/// The outcome of each step of a fixed attack on `email`: error code, and retry-after when
+/// rate-limited.
+async fn attack_transcript(h: &Harness, email: &str) -> Vec<String> {
+    async fn step(h: &Harness, email: &str, from: Option<IpAddr>) -> String {
+        match h.tf.login(email, "wrong password", from).await {
+            Ok(_) => "ok".to_owned(),
+            Err(Error::RateLimited { retry_after }) => format!("rate_limited {retry_after:?}"),
+            Err(e) => e.code().to_string(),
+        }
+    }
+    let mut steps = Vec::new();
+    // One address past its budget, then a distributed run past the account-wide cap.
+    for _ in 0..6 {
+        steps.push(step(h, email, client(1)).await);
+    }
+    for bot in 2..=50 {
+        steps.push(step(h, email, client(bot)).await);
+    }
+    h.advance(TimeDelta::seconds(1));
+    steps.push(step(h, email, client(51)).await);
+    steps.push(step(h, email, client(52)).await);
+    steps
+}
+
+/// NFC, NFD, fullwidth and upper-case spellings of one email are one account: registering
+/// another spelling is a conflict, and logging in with any spelling works.
+pub async fn email_variants_are_one_account(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let nfc = "jos\u{e9}@example.com";
+    let variants = [
+        "jose\u{301}@example.com",
+        "\u{ff4a}os\u{e9}@example.com",
+        "JOS\u{c9}@EXAMPLE.COM",
+        "jos\u{e9}\u{ff20}\u{ff45}xample.com",
+    ];
+    let user =
+        h.tf.register(Registration {
+            email: variants[1].into(),
+            ..registration("jose")
+        })
+        .await
+        .unwrap();
+    assert_eq!(user.email, nfc);
+    for variant in std::iter::once(nfc).chain(variants) {
+        let again = Registration {
+            email: variant.into(),
+            ..registration("jose")
+        };
+        expect_code(h.tf.register(again).await, "conflict");
+        let pair = h.tf.login(variant, PASSWORD, client(1)).await.unwrap();
+        assert_eq!(pair.user.id, user.id);
+    }
+    assert_eq!(
+        h.store
+            .get_user_by_email(nfc)
+            .await
+            .unwrap()
+            .unwrap()
+            .user
+            .id,
+        user.id
+    );
+}
+
+/// The one-time normalisation of stored emails rewrites legacy un-normalised emails (which
+/// then log in), reports accounts whose emails normalise alike without changing any of
+/// them, reports emails that no longer normalise to a valid one, and is idempotent.
+pub async fn stored_emails_are_normalised_and_collisions_reported(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let template = h.tf.register(registration("template")).await.unwrap();
+    let hash = h
+        .store
+        .get_user(template.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash;
+    let plant = async |email: &str| {
+        let now = h.now();
+        let record = UserRecord {
+            user: User {
+                id: UserId::new(),
+                email: email.to_owned(),
+                name: "Legacy".into(),
+                role: Role::user(),
+                disabled: false,
+                created_at: now,
+                updated_at: now,
+            },
+            password_hash: hash.clone(),
+            version: 1,
+        };
+        h.store.insert_user(&record).await.unwrap();
+        record.user.id
+    };
+    let rene_nfd = plant("rene\u{301}@example.com").await;
+    let max_wide = plant("\u{ff4d}ax@example.com").await;
+    // Zoë registered normally, and a legacy NFD spelling of her email exists.
+    let zoe =
+        h.tf.register(Registration {
+            email: "zo\u{eb}@example.com".into(),
+            ..registration("zoe")
+        })
+        .await
+        .unwrap()
+        .id;
+    let zoe_nfd = plant("zoe\u{308}@example.com").await;
+    // Two legacy spellings of one address, neither normalised.
+    let chloe_nfd = plant("chloe\u{301}@example.com").await;
+    let chloe_wide = plant("\u{ff43}hlo\u{e9}@example.com").await;
+    // An acute accent folds to a space and a combining mark: not an email any more.
+    let odd = plant("\u{b4}odd@example.com").await;
+
+    // Before the repair a legacy account cannot log in by its (normalised) email.
+    expect_code(
+        h.tf.login("ren\u{e9}@example.com", PASSWORD, None).await,
+        "unauthenticated",
+    );
+
+    let report = crate::normalize_stored_emails(&*h.store).await.unwrap();
+    let mut rewritten: Vec<(UserId, &str, &str)> = report
+        .rewritten
+        .iter()
+        .map(|r| (r.user_id, r.from.as_str(), r.to.as_str()))
+        .collect();
+    rewritten.sort();
+    let mut want = vec![
+        (rene_nfd, "rene\u{301}@example.com", "ren\u{e9}@example.com"),
+        (max_wide, "\u{ff4d}ax@example.com", "max@example.com"),
+    ];
+    want.sort();
+    assert_eq!(rewritten, want);
+    let mut collisions: Vec<(String, Vec<UserId>)> = report
+        .collisions
+        .iter()
+        .map(|c| {
+            (
+                c.normalized.clone(),
+                c.accounts.iter().map(|a| a.user_id).collect(),
+            )
+        })
+        .collect();
+    collisions.sort();
+    let sorted = |mut ids: Vec<UserId>| {
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        collisions,
+        vec![
+            (
+                "chlo\u{e9}@example.com".to_owned(),
+                sorted(vec![chloe_nfd, chloe_wide])
+            ),
+            (
+                "zo\u{eb}@example.com".to_owned(),
+                sorted(vec![zoe, zoe_nfd])
+            ),
+        ]
+    );
+    assert_eq!(
+        report.invalid.iter().map(|a| a.user_id).collect::<Vec<_>>(),
+        vec![odd]
+    );
+
+    // Rewritten accounts log in by their normalised email; nothing else changed.
+    for (id, email) in [
+        (rene_nfd, "ren\u{e9}@example.com"),
+        (max_wide, "max@example.com"),
+    ] {
+        let stored = h.store.get_user(id).await.unwrap().unwrap();
+        assert_eq!(stored.user.email, email);
+        assert_eq!(stored.version, 2);
+        let pair = h.tf.login(email, PASSWORD, None).await.unwrap();
+        assert_eq!(pair.user.id, id);
+    }
+    for (id, email) in [
+        (zoe, "zo\u{eb}@example.com"),
+        (zoe_nfd, "zoe\u{308}@example.com"),
+        (chloe_nfd, "chloe\u{301}@example.com"),
+        (chloe_wide, "\u{ff43}hlo\u{e9}@example.com"),
+        (odd, "\u{b4}odd@example.com"),
+    ] {
+        let stored = h.store.get_user(id).await.unwrap().unwrap();
+        assert_eq!(stored.user.email, email, "unchanged");
+        assert_eq!(stored.version, 1, "unchanged");
+    }
+    // Zoë's own account still logs in.
+    let pair =
+        h.tf.login("ZOE\u{308}@example.com", PASSWORD, None)
+            .await
+            .unwrap();
+    assert_eq!(pair.user.id, zoe);
+
+    // Idempotent: nothing more to rewrite, the same collisions reported.
+    let again = crate::normalize_stored_emails(&*h.store).await.unwrap();
+    assert!(again.rewritten.is_empty());
+    assert_eq!(again.collisions, report.collisions);
+    assert_eq!(again.invalid, report.invalid);
 }
 
 /// A bcrypt hash imported from another system verifies, and the first successful login
@@ -218,14 +587,18 @@ pub async fn imported_bcrypt_hash_is_verified_and_upgraded(store: Arc<dyn Store>
         };
         h.store.insert_user(&record).await.unwrap();
         expect_code(
-            h.tf.login(&record.user.email, "wrong password").await,
+            h.tf.login(&record.user.email, "wrong password", None).await,
             "unauthenticated",
         );
-        h.tf.login(&record.user.email, PASSWORD).await.unwrap();
+        h.tf.login(&record.user.email, PASSWORD, None)
+            .await
+            .unwrap();
         let upgraded = h.store.get_user(record.user.id).await.unwrap().unwrap();
         assert!(upgraded.password_hash.starts_with("$argon2id$"));
         assert_eq!(upgraded.version, 2);
-        h.tf.login(&record.user.email, PASSWORD).await.unwrap();
+        h.tf.login(&record.user.email, PASSWORD, None)
+            .await
+            .unwrap();
     }
 }
 
@@ -234,17 +607,26 @@ pub async fn imported_bcrypt_hash_is_verified_and_upgraded(store: Arc<dyn Store>
 pub async fn change_password_ends_other_sessions_only(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let a = h.account("changer").await;
-    let other = h.tf.login("changer@example.com", PASSWORD).await.unwrap();
+    let other =
+        h.tf.login("changer@example.com", PASSWORD, None)
+            .await
+            .unwrap();
     expect_code(
-        h.tf.change_password(&a.principal, "not the password", "a brand new password")
-            .await,
+        h.tf.change_password(
+            &a.principal,
+            "not the password",
+            "a brand new password",
+            None,
+        )
+        .await,
         "unauthenticated",
     );
     expect_invalid_fields(
-        h.tf.change_password(&a.principal, PASSWORD, "short").await,
+        h.tf.change_password(&a.principal, PASSWORD, "short", None)
+            .await,
         &["new_password"],
     );
-    h.tf.change_password(&a.principal, PASSWORD, "a brand new password")
+    h.tf.change_password(&a.principal, PASSWORD, "a brand new password", None)
         .await
         .unwrap();
     h.tf.authenticate(&a.tokens.access_token).await.unwrap();
@@ -254,10 +636,10 @@ pub async fn change_password_ends_other_sessions_only(store: Arc<dyn Store>) {
     );
     expect_code(h.tf.refresh(&other.refresh_token).await, "unauthenticated");
     expect_code(
-        h.tf.login("changer@example.com", PASSWORD).await,
+        h.tf.login("changer@example.com", PASSWORD, None).await,
         "unauthenticated",
     );
-    h.tf.login("changer@example.com", "a brand new password")
+    h.tf.login("changer@example.com", "a brand new password", None)
         .await
         .unwrap();
     h.tf.refresh(&a.tokens.refresh_token).await.unwrap();
@@ -297,5 +679,7 @@ pub async fn update_me_changes_only_the_name(store: Arc<dyn Store>) {
             .await
             .unwrap();
     assert_eq!(same, updated);
-    h.tf.login("renamer@example.com", PASSWORD).await.unwrap();
+    h.tf.login("renamer@example.com", PASSWORD, None)
+        .await
+        .unwrap();
 }

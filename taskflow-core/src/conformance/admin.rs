@@ -55,7 +55,7 @@ pub async fn list_users_filters_and_paginates(store: Arc<dyn Store>) {
         &h.tf
             .authenticate(
                 &h.tf
-                    .login("echo@example.com", PASSWORD)
+                    .login("echo@example.com", PASSWORD, None)
                     .await
                     .unwrap()
                     .access_token,
@@ -215,7 +215,7 @@ pub async fn disabled_user_is_locked_out_at_once(store: Arc<dyn Store>) {
         "unauthenticated",
     );
     expect_code(
-        h.tf.login("worker@example.com", PASSWORD).await,
+        h.tf.login("worker@example.com", PASSWORD, None).await,
         "unauthenticated",
     );
     // Their data is kept.
@@ -223,7 +223,10 @@ pub async fn disabled_user_is_locked_out_at_once(store: Arc<dyn Store>) {
     h.tf.update_user(&admin.principal, a.user.id, disable(false))
         .await
         .unwrap();
-    let pair = h.tf.login("worker@example.com", PASSWORD).await.unwrap();
+    let pair =
+        h.tf.login("worker@example.com", PASSWORD, None)
+            .await
+            .unwrap();
     h.tf.authenticate(&pair.access_token).await.unwrap();
     // Old sessions stay ended.
     expect_code(
@@ -296,7 +299,7 @@ pub async fn last_active_admin_cannot_be_demoted_or_disabled(store: Arc<dyn Stor
     let second_p =
         h.tf.authenticate(
             &h.tf
-                .login("second@example.com", PASSWORD)
+                .login("second@example.com", PASSWORD, None)
                 .await
                 .unwrap()
                 .access_token,

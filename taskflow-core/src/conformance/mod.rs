@@ -25,6 +25,7 @@ pub use tasks::*;
 pub use tokens::*;
 
 use std::fmt::Debug;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -102,7 +103,11 @@ impl Harness {
     }
 
     async fn login(&self, user: User) -> Account {
-        let tokens = self.tf.login(&user.email, PASSWORD).await.expect("login");
+        let tokens = self
+            .tf
+            .login(&user.email, PASSWORD, None)
+            .await
+            .expect("login");
         let principal = self
             .tf
             .authenticate(&tokens.access_token)
@@ -147,6 +152,20 @@ pub fn registration(name: &str) -> Registration {
         email: format!("{name}@example.com"),
         password: PASSWORD.to_owned(),
         name: name.to_owned(),
+    }
+}
+
+/// A client address for throttle scenarios: `203.0.113.n` (TEST-NET-3, never routed).
+pub fn client(n: u8) -> Option<IpAddr> {
+    Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, n)))
+}
+
+/// Asserts that `result` failed with `rate_limited`; returns its retry-after.
+#[track_caller]
+pub fn retry_after(result: Result<()>) -> std::time::Duration {
+    match expect_code(result, "rate_limited") {
+        Error::RateLimited { retry_after } => retry_after,
+        other => panic!("expected a rate limit, got {other:?}"),
     }
 }
 
@@ -241,6 +260,11 @@ macro_rules! __conformance_scenarios {
                 concurrent_registrations_of_one_email_create_one_account,
                 login_fails_alike_for_unknown_email_and_wrong_password,
                 login_throttles_after_five_failures,
+                login_throttle_spares_the_owner_at_another_address,
+                distributed_guessing_is_slowed_by_the_account_cap,
+                unknown_accounts_are_throttled_like_known_ones,
+                email_variants_are_one_account,
+                stored_emails_are_normalised_and_collisions_reported,
                 imported_bcrypt_hash_is_verified_and_upgraded,
                 change_password_ends_other_sessions_only,
                 update_me_changes_only_the_name,

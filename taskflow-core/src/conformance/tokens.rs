@@ -103,7 +103,7 @@ pub async fn access_tokens_are_verified_strictly(store: Arc<dyn Store>) {
     });
     let foreign = other
         .tf
-        .login("strict@example.com", PASSWORD)
+        .login("strict@example.com", PASSWORD, None)
         .await
         .unwrap();
     expect_code(
@@ -142,7 +142,10 @@ pub async fn refresh_rotates_and_reuse_revokes_the_family(store: Arc<dyn Store>)
     let third = h.tf.refresh(&second.refresh_token).await.unwrap();
     h.tf.authenticate(&third.access_token).await.unwrap();
     // Another session of the same user is independent.
-    let other = h.tf.login("rotator@example.com", PASSWORD).await.unwrap();
+    let other =
+        h.tf.login("rotator@example.com", PASSWORD, None)
+            .await
+            .unwrap();
 
     // Replay of a spent token.
     expect_code(
@@ -218,7 +221,9 @@ pub async fn sessions_end_at_their_absolute_lifetime(store: Arc<dyn Store>) {
     h.advance(TimeDelta::days(1));
     expect_code(h.tf.refresh(&token).await, "unauthenticated");
     // A new login starts a new session.
-    h.tf.login("forever@example.com", PASSWORD).await.unwrap();
+    h.tf.login("forever@example.com", PASSWORD, None)
+        .await
+        .unwrap();
 }
 
 /// Tokens of the wrong shape, unknown, or not issued by this server are refused, and a made-up
@@ -253,8 +258,14 @@ pub async fn malformed_refresh_tokens_are_rejected(store: Arc<dyn Store>) {
 pub async fn logout_ends_the_session_and_its_access_token(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let a = h.account("leaver").await;
-    let other = h.tf.login("leaver@example.com", PASSWORD).await.unwrap();
-    let third = h.tf.login("leaver@example.com", PASSWORD).await.unwrap();
+    let other =
+        h.tf.login("leaver@example.com", PASSWORD, None)
+            .await
+            .unwrap();
+    let third =
+        h.tf.login("leaver@example.com", PASSWORD, None)
+            .await
+            .unwrap();
     h.tf.logout(&a.principal, Some(&a.tokens.refresh_token))
         .await
         .unwrap();
@@ -302,7 +313,7 @@ pub async fn logout_all_ends_every_session(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let a = h.account("everywhere").await;
     let other =
-        h.tf.login("everywhere@example.com", PASSWORD)
+        h.tf.login("everywhere@example.com", PASSWORD, None)
             .await
             .unwrap();
     let bystander = h.account("bystander").await;
@@ -315,7 +326,7 @@ pub async fn logout_all_ends_every_session(store: Arc<dyn Store>) {
         .await
         .unwrap();
     // Logging in again works.
-    h.tf.login("everywhere@example.com", PASSWORD)
+    h.tf.login("everywhere@example.com", PASSWORD, None)
         .await
         .unwrap();
 }

@@ -1,12 +1,18 @@
 //! Registration, login, refresh-token rotation, logout, password change, authentication.
 
+use std::net::IpAddr;
+
 use crate::auth::password::Verified;
+use crate::auth::throttle::AccountKey;
 use crate::auth::{SessionRecord, TokenPair, refresh};
 use crate::error::{Contended, Error, Result};
 use crate::ids::{SessionId, UserId};
 use crate::rbac::{Principal, Role};
 use crate::store::SessionRotation;
-use crate::user::{ProfileUpdate, Registration, User, UserRecord, check_password, normalize_name};
+use crate::user::{
+    ProfileUpdate, Registration, User, UserRecord, check_password, fold_email, normalize_email,
+    normalize_name,
+};
 
 use super::TaskFlow;
 use super::optimistic::retry_lost_races;
@@ -47,12 +53,25 @@ impl TaskFlow {
     }
 
     /// Exchanges credentials for a token pair, opening a new session. Unknown email and
-    /// wrong password fail alike (same error, similar time); after too many failures the
-    /// account answers `rate_limited` for a while. A bcrypt or outdated hash is upgraded.
-    pub async fn login(&self, email: &str, password: &str) -> Result<TokenPair> {
-        let key = email.trim().to_lowercase();
-        self.inner.throttle.check(&key, self.now())?;
-        let record = match crate::user::normalize_email(email) {
+    /// wrong password fail alike (same error, similar time). A bcrypt or outdated hash is
+    /// upgraded.
+    ///
+    /// `client_addr` is where the attempt comes from (the HTTP layer passes the client IP it
+    /// resolved; `None` is a bucket of its own). Failures are counted per (account, address)
+    /// and per account: too many from one address answer `rate_limited` for that address
+    /// only; too many across addresses space further attempts out (seconds, not a lockout),
+    /// except from addresses that recently logged in to the account. See
+    /// [`LoginThrottleConfig`](crate::LoginThrottleConfig) for the numbers.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client_addr: Option<IpAddr>,
+    ) -> Result<TokenPair> {
+        let throttle = &self.inner.throttle;
+        let key = AccountKey::of(&fold_email(email));
+        throttle.check(&key, client_addr, self.now())?;
+        let record = match normalize_email(email) {
             Ok(email) => self.inner.store.get_user_by_email(&email).await?,
             Err(_) => None,
         };
@@ -65,11 +84,11 @@ impl TaskFlow {
         let (record, rehash) = match (record, verified) {
             (Some(record), Verified::Yes { rehash }) => (record, rehash),
             _ => {
-                self.inner.throttle.record_failure(&key, self.now());
+                throttle.record_failure(&key, client_addr, self.now());
                 return Err(BAD_CREDENTIALS);
             }
         };
-        self.inner.throttle.clear(&key);
+        throttle.record_success(&key, client_addr, self.now());
         if record.user.disabled {
             return Err(Error::Unauthenticated("account disabled"));
         }
@@ -242,19 +261,21 @@ impl TaskFlow {
     }
 
     /// Changes the caller's password after checking the current one, and ends every other
-    /// session. A wrong current password counts against the login throttle.
+    /// session. A wrong current password counts against the login throttle like a failed
+    /// login from `client_addr`.
     pub async fn change_password(
         &self,
         principal: &Principal,
         current_password: &str,
         new_password: &str,
+        client_addr: Option<IpAddr>,
     ) -> Result<()> {
         if let Err(m) = check_password(new_password) {
             return Err(Error::invalid("new_password", m));
         }
         let record = self.load_self(principal).await?;
-        let key = record.user.email.clone();
-        self.inner.throttle.check(&key, self.now())?;
+        let key = AccountKey::of(&fold_email(&record.user.email));
+        self.inner.throttle.check(&key, client_addr, self.now())?;
         let verified = self
             .inner
             .passwords
@@ -264,7 +285,9 @@ impl TaskFlow {
             )
             .await?;
         if verified == Verified::No {
-            self.inner.throttle.record_failure(&key, self.now());
+            self.inner
+                .throttle
+                .record_failure(&key, client_addr, self.now());
             return Err(Error::Unauthenticated("current password is incorrect"));
         }
         let password_hash = self.inner.passwords.hash(new_password.to_owned()).await?;

@@ -15,7 +15,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::auth::password::Passwords;
 use crate::auth::refresh::RefreshTokens;
-use crate::auth::throttle::LoginThrottle;
+use crate::auth::throttle::{LoginThrottle, LoginThrottleConfig};
 use crate::auth::tokens::TokenSigner;
 use crate::auth::{JwtAlgorithm, PasswordParams};
 use crate::cache::{Cache, CacheMetrics, Cached};
@@ -31,10 +31,6 @@ pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Default absolute session lifetime (30 days): rotation extends a session up to this
 /// long after its login, then the user logs in again (ASVS 5.0 7.3.2).
 pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
-/// Default number of failed logins that triggers the per-account throttle.
-pub const DEFAULT_LOGIN_MAX_FAILURES: u32 = 5;
-/// Default window of the per-account throttle (15 minutes).
-pub const DEFAULT_LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// The TaskFlow library handle: cheap to clone, safe to share between threads and tasks.
 ///
@@ -122,8 +118,7 @@ pub struct TaskFlowBuilder {
     session_lifetime: Duration,
     password_params: PasswordParams,
     max_concurrent_hashes: Option<usize>,
-    login_max_failures: u32,
-    login_window: Duration,
+    login_throttle: LoginThrottleConfig,
     clock: Arc<dyn Clock>,
     policy: Policy,
 }
@@ -142,8 +137,7 @@ impl Default for TaskFlowBuilder {
             session_lifetime: DEFAULT_SESSION_LIFETIME,
             password_params: PasswordParams::default(),
             max_concurrent_hashes: None,
-            login_max_failures: DEFAULT_LOGIN_MAX_FAILURES,
-            login_window: DEFAULT_LOGIN_WINDOW,
+            login_throttle: LoginThrottleConfig::default(),
             clock: Arc::new(SystemClock),
             policy: Policy::default(),
         }
@@ -232,10 +226,12 @@ impl TaskFlowBuilder {
         self
     }
 
-    /// Per-account login throttle (default 5 failures per 15 minutes).
-    pub fn login_throttle(mut self, max_failures: u32, window: Duration) -> Self {
-        self.login_max_failures = max_failures;
-        self.login_window = window;
+    /// The login throttle's numbers (default: 5 failures per (account, client address)
+    /// per 15 minutes; past 50 failures per account per 15 minutes, attempts from addresses
+    /// without a recent login are spaced 1 s, 2 s, 4 s … up to 60 s apart). See
+    /// [`LoginThrottleConfig`].
+    pub fn login_throttle(mut self, config: LoginThrottleConfig) -> Self {
+        self.login_throttle = config;
         self
     }
 
@@ -276,9 +272,7 @@ impl TaskFlowBuilder {
                 "must be at least the refresh-token lifetime",
             );
         }
-        if self.login_window.is_zero() {
-            errors.add("login_window", "must be positive");
-        }
+        self.login_throttle.check(&mut errors);
         let signer = match &self.jwt_secret {
             None => {
                 errors.add("jwt_secret", "is required");
@@ -334,10 +328,7 @@ impl TaskFlowBuilder {
                 signer,
                 refresh_tokens,
                 passwords: Arc::new(passwords),
-                throttle: LoginThrottle::new(
-                    self.login_max_failures,
-                    TimeDelta::from_std(self.login_window).unwrap_or(TimeDelta::MAX),
-                ),
+                throttle: LoginThrottle::new(&self.login_throttle),
                 clock: self.clock,
                 policy: self.policy,
                 refresh_ttl,

@@ -1,6 +1,7 @@
 //! `/auth/*`: registration, login, token rotation, sessions, profile, password.
 
 use crate::response::JsonOut;
+use poem::Request;
 use poem::web::Data;
 use poem_openapi::{ApiResponse, OpenApi};
 use taskflow_core::{ProfileUpdate, Registration, TaskFlow};
@@ -8,11 +9,17 @@ use taskflow_core::{ProfileUpdate, Registration, TaskFlow};
 use super::ApiTags;
 use crate::auth::BearerAuth;
 use crate::body::JsonBody;
+use crate::client_ip::ClientIp;
 use crate::dto::{LoginIn, PasswordIn, ProfileIn, RefreshIn, RegisterIn, TokenPairOut, UserOut};
 use crate::problem::ApiResult;
 
 /// Account and session operations.
 pub struct AuthApi;
+
+/// The client address the envelope resolved (trusted-proxy aware), for the login throttle.
+fn client_addr(req: &Request) -> Option<std::net::IpAddr> {
+    req.data::<ClientIp>().map(|c| c.0)
+}
 
 #[derive(ApiResponse)]
 enum Registered {
@@ -54,15 +61,21 @@ impl AuthApi {
 
     /// Exchange credentials for an access and a refresh token.
     ///
-    /// Wrong password and unknown email give the same `401`. After repeated failures for
-    /// one account the login answers `429` until the window has passed.
+    /// Wrong password and unknown email give the same `401`. After 5 failures for one
+    /// account from one client address within 15 minutes, that address answers `429` for
+    /// that account until the window has passed; past 50 failures for the account from all
+    /// addresses, attempts from addresses without a recent login to it are spaced out
+    /// (`429` with a `Retry-After` of at most 60 seconds).
     #[oai(path = "/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
+        req: &Request,
         tf: Data<&TaskFlow>,
         body: JsonBody<LoginIn>,
     ) -> ApiResult<JsonOut<TokenPairOut>> {
-        let pair = tf.login(&body.0.email, &body.0.password).await?;
+        let pair = tf
+            .login(&body.0.email, &body.0.password, client_addr(req))
+            .await?;
         Ok(JsonOut(pair.into()))
     }
 
@@ -123,10 +136,16 @@ impl AuthApi {
         &self,
         tf: Data<&TaskFlow>,
         auth: BearerAuth,
+        req: &Request,
         body: JsonBody<PasswordIn>,
     ) -> ApiResult<Done> {
-        tf.change_password(&auth.0, &body.0.current_password, &body.0.new_password)
-            .await?;
+        tf.change_password(
+            &auth.0,
+            &body.0.current_password,
+            &body.0.new_password,
+            client_addr(req),
+        )
+        .await?;
         Ok(Done::NoContent)
     }
 }

@@ -58,7 +58,7 @@ redacted_debug!(PasswordIn { ; current_password, new_password });
 #[derive(Clone, Object)]
 #[oai(rename = "Registration", deny_unknown_fields)]
 pub struct RegisterIn {
-    /// Trimmed and lower-cased; must be unique.
+    /// Normalised (trimmed, Unicode NFKC, lower-cased); must be unique in that form.
     pub email: String,
     /// 8-128 characters.
     pub password: String,

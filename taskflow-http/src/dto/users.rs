@@ -12,7 +12,7 @@ use super::wire::{PageInfo, Timestamp, page_info, ts};
 pub struct UserOut {
     /// UUIDv7.
     pub id: String,
-    /// Trimmed, lower-cased.
+    /// Normalised: trimmed, Unicode NFKC, lower-cased.
     pub email: String,
     /// Display name.
     pub name: String,

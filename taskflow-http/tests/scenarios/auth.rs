@@ -5,6 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::{Account, PASSWORD, Server, problem};
+use taskflow_http::HttpConfig;
 use taskflow_test_support::http::{expect_json, expect_problem, expect_status};
 
 fn is_timestamp(v: &Value) -> bool {
@@ -325,6 +326,78 @@ pub async fn login_throttle(s: Server) {
         .unwrap();
     assert!((1..=900).contains(&retry), "Retry-After {retry}");
     problem(r, 429, "rate_limited").await;
+}
+
+/// Behind a trusted proxy, the login throttle counts each forwarded client apart: five
+/// failures from one `X-Forwarded-For` address make that address wait (`429`, `Retry-After`),
+/// while the right password from another forwarded address logs in. From a peer that is not
+/// a trusted proxy the header is ignored, so varying it does not buy more guesses.
+pub async fn login_throttle_counts_each_forwarded_client_apart(s: Server) {
+    let proxied = Server::start(
+        s.tf.clone(),
+        HttpConfig {
+            trusted_proxies: vec!["127.0.0.1".into()],
+            ..HttpConfig::without_rate_limits()
+        },
+        None,
+    )
+    .await;
+    proxied.user("ann").await;
+    let login = |server: &Server, forwarded_for: &str, password: &str| {
+        server
+            .req(Method::POST, "/auth/login")
+            .header("x-forwarded-for", forwarded_for)
+            .json(&json!({"email": "ann@example.com", "password": password}))
+    };
+    for _ in 0..5 {
+        expect_problem(
+            login(&proxied, "198.51.100.1", "wrong password"),
+            401,
+            "unauthenticated",
+        )
+        .await;
+    }
+    let r = login(&proxied, "198.51.100.1", PASSWORD)
+        .send()
+        .await
+        .unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((840..=900).contains(&retry), "Retry-After {retry}");
+    problem(r, 429, "rate_limited").await;
+    // Another client behind the same proxy is not affected.
+    expect_status(login(&proxied, "198.51.100.2", PASSWORD), StatusCode::OK).await;
+    // The right-most untrusted hop is the client: a spoofed left-most entry does not move it.
+    expect_problem(
+        login(&proxied, "203.0.113.9, 198.51.100.1", PASSWORD),
+        429,
+        "rate_limited",
+    )
+    .await;
+
+    // `s` trusts no proxy: every attempt is 127.0.0.1's, whatever the header says.
+    s.user("bob").await;
+    for i in 0..5 {
+        expect_problem(
+            s.req(Method::POST, "/auth/login")
+                .header("x-forwarded-for", format!("192.0.2.{i}"))
+                .json(&json!({"email": "bob@example.com", "password": "wrong password"})),
+            401,
+            "unauthenticated",
+        )
+        .await;
+    }
+    expect_problem(
+        s.req(Method::POST, "/auth/login")
+            .header("x-forwarded-for", "192.0.2.200")
+            .json(&json!({"email": "bob@example.com", "password": PASSWORD})),
+        429,
+        "rate_limited",
+    )
+    .await;
 }
 
 pub async fn profile_update(s: Server) {

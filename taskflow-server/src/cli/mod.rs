@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use taskflow_core::{MokaCache, Registration, TaskFlow};
+use taskflow_core::{EmailNormalization, MokaCache, Registration, TaskFlow};
 use taskflow_http::HttpConfig;
 
 use taskflow_stores::AnyStore;
@@ -211,12 +211,61 @@ async fn migrate(args: DbArgs) -> CliResult {
         .migrate()
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
+    let report = normalize_emails(&store).await;
+    store.close().await;
+    let report = report?;
     println!(
         "migrations applied to {}",
         store::redact(&args.database_url)
     );
-    store.close().await;
+    if !report.rewritten.is_empty() {
+        println!("normalised {} stored email(s)", report.rewritten.len());
+    }
+    for line in email_problems(&report) {
+        println!("warning: {line}");
+    }
     Ok(())
+}
+
+/// The one-time normalisation of stored emails (idempotent), after the migrations: each
+/// rewrite logged at INFO, each collision or unusable email at WARN. Nothing is merged.
+async fn normalize_emails(store: &AnyStore) -> Result<EmailNormalization, String> {
+    let report = taskflow_core::normalize_stored_emails(&*store.shared())
+        .await
+        .map_err(|e| format!("email normalisation failed: {e}"))?;
+    for r in &report.rewritten {
+        tracing::info!(user_id = %r.user_id, from = %r.from, to = %r.to, "normalised a stored email");
+    }
+    for line in email_problems(&report) {
+        tracing::warn!("{line}");
+    }
+    Ok(report)
+}
+
+/// One line per account group the normalisation left for an operator to resolve.
+fn email_problems(report: &EmailNormalization) -> Vec<String> {
+    let collisions = report.collisions.iter().map(|c| {
+        let accounts: Vec<String> = c
+            .accounts
+            .iter()
+            .map(|a| format!("{} ({:?})", a.user_id, a.email))
+            .collect();
+        format!(
+            "email collision: accounts {} all normalise to {:?}; none was changed, \
+             resolve them by hand (only the one stored as {:?}, if any, can log in)",
+            accounts.join(", "),
+            c.normalized,
+            c.normalized
+        )
+    });
+    let invalid = report.invalid.iter().map(|a| {
+        format!(
+            "email of account {} ({:?}) does not normalise to a valid email; left unchanged, \
+             it cannot log in",
+            a.user_id, a.email
+        )
+    });
+    collisions.chain(invalid).collect()
 }
 
 async fn handle(
@@ -253,6 +302,7 @@ async fn serve(args: ServeArgs) -> CliResult {
         .migrate()
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
+    normalize_emails(&store).await?;
     let limits = &args.connections;
     let connections = taskflow_http::ConnectionGauge::default();
     let serve_config = taskflow_http::ServeConfig {

@@ -78,7 +78,15 @@ fn name_ok(t: &str) -> bool {
 
 /// `<t>@example.com`: trimmed and lower-cased, no spaces or controls, a local part.
 fn email_of(t: &str) -> (String, bool) {
-    let email = format!("{t}@example.com").trim().to_lowercase();
+    use unicode_normalization::UnicodeNormalization;
+    // Trimmed, NFKC, lower-cased, NFKC: what docs/http-api.md promises.
+    let email: String = format!("{t}@example.com")
+        .trim()
+        .nfkc()
+        .collect::<String>()
+        .to_lowercase()
+        .nfkc()
+        .collect();
     let ok = email.chars().count() <= 254
         && !email.starts_with('@')
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
