@@ -219,12 +219,20 @@ mod private_file {
             // unusual umask (say 0277) cannot leave the owner without write access.
             Ok(file) => {
                 if let Err(e) = file.set_permissions(Permissions::from_mode(0o600)) {
-                    tracing::warn!(path = %path.display(), error = %e, "cannot set mode 0600 on the new database file");
+                    tracing::warn!(
+                        path = %path.display(),
+                        error = %e,
+                        "cannot set mode 0600 on the new database file"
+                    );
                 }
             }
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
             Err(e) => {
-                tracing::debug!(path = %path.display(), error = %e, "cannot create the database file; leaving it to SQLite");
+                tracing::debug!(
+                    path = %path.display(),
+                    error = %e,
+                    "cannot create the database file; leaving it to SQLite"
+                );
             }
         }
     }
