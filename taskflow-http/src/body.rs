@@ -2,9 +2,9 @@
 //!
 //! poem-openapi's own `Json<T>` answers every failure with `400`. The contract separates
 //! them: a content type other than JSON is `415`, a body over the limit `413`, bytes that
-//! are not JSON or values of the wrong JSON type `400`, and unknown or missing fields `422`
-//! (no mass assignment). The field lists come from the type's own OpenAPI schema, so the
-//! document and the check cannot drift apart.
+//! are not JSON or values of the wrong JSON type or format `400`, and unknown or missing
+//! fields `422` (no mass assignment). The field lists come from the type's own OpenAPI
+//! schema, so the document and the check cannot drift apart.
 
 use std::any::TypeId;
 use std::collections::{BTreeMap, HashMap};
@@ -19,6 +19,7 @@ use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::BODY_LIMIT;
+use crate::expected;
 use crate::problem::ApiError;
 
 /// When a request's body must have arrived: set by the envelope for every request.
@@ -106,6 +107,9 @@ impl<T: ParseFromJSON + 'static> ParsePayload for JsonBody<T> {
         if !errors.is_empty() {
             return Err(ApiError::validation(errors).into());
         }
+        // Each value is checked against its field's type and format here, so a `400` names
+        // every unreadable field in the words of `expected.rs`; poem-openapi's parser below
+        // would stop at the first and describe it by its own type names.
         let mut wrong_types: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (key, value) in object {
             let field = fields.types.iter().find(|f| &f.name == key);
@@ -117,14 +121,24 @@ impl<T: ParseFromJSON + 'static> ParsePayload for JsonBody<T> {
         }
         if !wrong_types.is_empty() {
             let detail = format!(
-                "wrong JSON type: {}",
+                "wrong JSON type or format: {}",
                 wrong_types.keys().cloned().collect::<Vec<_>>().join(", ")
             );
             return Err(ApiError::malformed(detail).with_errors(wrong_types).into());
         }
-        T::parse_from_json(Some(value))
-            .map(JsonBody)
-            .map_err(|e| ApiError::malformed(e.into_message()).into())
+        T::parse_from_json(Some(value)).map(JsonBody).map_err(|e| {
+            // Not reached while the checks above cover every field type; poem-openapi's
+            // message names its own types, so it goes to the log, not to the client.
+            tracing::warn!(
+                error = %e.into_message(),
+                "a body passed the field checks but did not parse"
+            );
+            ApiError::malformed(format!(
+                "the body does not match the {} schema of the OpenAPI document",
+                T::name()
+            ))
+            .into()
+        })
     }
 }
 
@@ -185,20 +199,25 @@ struct Fields {
     types: Vec<FieldType>,
 }
 
-/// The JSON type a property must have. poem-openapi's parsers are lenient (a number is
-/// accepted for a string), while the contract says a wrong JSON type is `400`.
+/// The JSON type (and format) a property must have. poem-openapi's parsers are lenient (a
+/// number is accepted for a string), while the contract says a wrong JSON type is `400`.
 struct FieldType {
     name: String,
     ty: &'static str,
+    /// The OpenAPI format of a string (`date-time`), checked as the server parses it.
+    format: Option<&'static str>,
     /// `null` is accepted (nullable, or an optional field where null means absent).
     null_ok: bool,
-    /// JSON type of array items, when known.
-    items: Option<&'static str>,
+    /// JSON type and format of array items, when known.
+    items: Option<(&'static str, Option<&'static str>)>,
 }
 
-fn json_type_matches(ty: &str, value: &Value) -> bool {
+/// Whether `value` is of the JSON type `ty` and, for a string, has the `format`.
+fn matches(ty: &str, format: Option<&str>, value: &Value) -> bool {
     match ty {
-        "string" => value.is_string(),
+        "string" => value
+            .as_str()
+            .is_some_and(|s| format.is_none_or(|f| expected::has_format(f, s))),
         "integer" => value.is_i64() || value.is_u64(),
         "number" => value.is_number(),
         "boolean" => value.is_boolean(),
@@ -217,13 +236,13 @@ impl FieldType {
                 Err("must not be null".to_owned())
             };
         }
-        if !json_type_matches(self.ty, value) {
-            return Err(format!("must be of type {}", self.ty));
+        if !matches(self.ty, self.format, value) {
+            return Err(expected::expected(self.ty, self.format).must_be());
         }
-        if let (Some(items), Value::Array(values)) = (self.items, value)
-            && values.iter().any(|v| !json_type_matches(items, v))
+        if let (Some((ty, format)), Value::Array(values)) = (self.items, value)
+            && values.iter().any(|v| !matches(ty, format, v))
         {
-            return Err(format!("must be an array of {items}s"));
+            return Err(expected::expected(ty, format).must_be_array_of());
         }
         Ok(())
     }
@@ -261,8 +280,13 @@ fn fields_of<T: Type + 'static>() -> &'static Fields {
                             Some(FieldType {
                                 name: (*name).to_owned(),
                                 ty: prop.ty,
+                                format: prop.format,
                                 null_ok: prop.nullable || !s.required.contains(name),
-                                items: prop.items.as_deref().and_then(inline).map(|i| i.ty),
+                                items: prop
+                                    .items
+                                    .as_deref()
+                                    .and_then(inline)
+                                    .map(|i| (i.ty, i.format)),
                             })
                         })
                         .collect()

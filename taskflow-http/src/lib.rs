@@ -43,6 +43,7 @@ mod body;
 mod client_ip;
 mod dto;
 mod etag;
+mod expected;
 mod metrics;
 mod openapi_refine;
 mod outer_middleware;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use poem::http::{HeaderName, HeaderValue, StatusCode, header};
 use poem::{IntoResponse, Response};
+use poem_openapi::error::ParseParamError;
 use poem_openapi::registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, Registry};
 use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Object, OperationId};
@@ -68,7 +69,7 @@ fn http_of(code: ErrorCode) -> (StatusCode, &'static str, Option<&'static str>) 
             StatusCode::BAD_REQUEST,
             "Malformed request",
             Some(
-                "`malformed_request`: the body is not valid JSON, a field has the wrong JSON type, or a query parameter is invalid.",
+                "`malformed_request`: the body is not valid JSON, a field has the wrong JSON type or format, or a query parameter is invalid; `errors` says what each must be.",
             ),
         ),
         C::Unauthenticated => (
@@ -403,7 +404,16 @@ pub fn render(err: poem::Error, request_id: &str) -> Response {
 fn foreign(err: &poem::Error) -> ApiError {
     let status = err.status();
     match status {
-        StatusCode::BAD_REQUEST => ApiError::malformed(err.to_string()),
+        StatusCode::BAD_REQUEST => match err.downcast_ref::<ParseParamError>() {
+            // Typed parameters are declared as `QueryValue<T>` (`query_errors.rs`), whose
+            // extractor never fails. One declared otherwise ends here, with a reason in
+            // poem-openapi's type names ("integer_int64"): the client gets the name only.
+            Some(e) => ApiError::bad_query(BTreeMap::from([(
+                e.name.to_owned(),
+                vec!["does not have the type the OpenAPI document gives".to_owned()],
+            )])),
+            None => ApiError::malformed(err.to_string()),
+        },
         StatusCode::UNAUTHORIZED => ApiError::unauthenticated("a bearer token is required"),
         StatusCode::NOT_FOUND => ApiError::not_found("no such resource"),
         StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
@@ -467,3 +477,25 @@ impl IntoResponse for ApiError {
 
 /// A result whose error is an [`ApiError`].
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parameter_poem_failed_to_parse_is_named_without_poems_type_names() {
+        let err = poem::Error::from(ParseParamError {
+            name: "limit",
+            reason: r#"failed to parse "integer_int64": invalid digit"#.to_owned(),
+        });
+        let body = foreign(&err).body("id");
+        assert_eq!(
+            (body.status, body.code.as_str()),
+            (400, "malformed_request")
+        );
+        let errors = body.errors.expect("the parameter is named");
+        assert_eq!(errors.keys().collect::<Vec<_>>(), ["limit"]);
+        let text = format!("{} {errors:?}", body.detail);
+        assert!(!text.contains("int64"), "{text}");
+    }
+}

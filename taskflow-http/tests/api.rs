@@ -33,4 +33,5 @@ scenarios!(
     hostile::hostile_raw_protocol,
     hostile::hostile_text_fields,
     hostile::hostile_query_params,
+    hostile::hostile_values_name_the_expected_format,
 );

@@ -1,6 +1,7 @@
 //! The `taskflow` binary: the embedded default with a generated 0600 secret, refusing
 //! short or exposed secrets, `create-admin` reading the password from stdin, `migrate`,
-//! `openapi`, and graceful shutdown on SIGTERM with requests in flight.
+//! `openapi`, graceful shutdown on SIGTERM with requests in flight, and owner-only database
+//! files.
 
 mod support;
 
@@ -60,6 +61,56 @@ async fn default_sqlite_server_with_generated_secret_and_graceful_shutdown() {
         .await
         .unwrap();
     assert_eq!(me.status(), 200);
+}
+
+/// `serve` on a fresh SQLite path creates the database, its WAL and shared-memory file and
+/// the secret mode 0600, without warning; a database open to others is warned about on
+/// stderr (file, mode, `chmod 600`) and left as it is.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_creates_owner_only_files_and_warns_about_exposed_ones() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |name: &str| {
+        let meta =
+            std::fs::metadata(dir.path().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        format!("{:04o}", meta.permissions().mode() & 0o777)
+    };
+    let s = serve(dir.path(), &[]);
+    let r = client()
+        .post(format!("{}/api/v1/auth/register", s.origin))
+        .json(&json!({"email": "ann@example.com", "password": "long enough pw", "name": "Ann"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    for name in [
+        "taskflow.db",
+        "taskflow.db-wal",
+        "taskflow.db-shm",
+        "taskflow.db.jwt-secret",
+    ] {
+        assert_eq!(mode(name), "0600", "{name}");
+    }
+    let log = s.startup_log.join("\n");
+    assert!(!log.contains("WARN"), "{log}");
+    drop(s);
+
+    // The default URL is relative, and so is the file the warning names.
+    std::fs::set_permissions(
+        dir.path().join("taskflow.db"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let s = serve(dir.path(), &[]);
+    let warning = s
+        .startup_log
+        .iter()
+        .find(|l| l.contains("WARN") && l.contains("database file taskflow.db "))
+        .unwrap_or_else(|| panic!("no warning: {:#?}", s.startup_log));
+    assert!(warning.contains("mode 0644"), "{warning}");
+    assert!(warning.contains("chmod 600"), "{warning}");
+    assert_eq!(mode("taskflow.db"), "0644", "not changed silently");
 }
 
 #[test]

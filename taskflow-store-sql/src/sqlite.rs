@@ -7,7 +7,16 @@
 //! transaction starts with a write lock (`BEGIN IMMEDIATE`), so a second process writing the
 //! same file makes it wait (up to `busy_timeout`) rather than fail on a lock upgrade. An
 //! in-memory database lives on a single connection.
+//!
+//! On Unix a new database file is created mode 0600 before SQLite opens it, and SQLite
+//! gives the `-wal`, `-shm` and `-journal` files it creates the mode of the database file:
+//! nobody but the owner can read the accounts and tasks. This is done per file, never by
+//! changing the process umask (embedders and the Python bindings share the process). An
+//! existing database readable or writable by others is reported at open with a WARN and
+//! left as it is: changing its mode could break whatever else was meant to use it.
 
+#[cfg(unix)]
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -120,6 +129,12 @@ impl DialectStore<Sqlite> {
             let reads = ReadRouter::new(None, options.replica_lag);
             return Ok(Self::from_pools(pool.clone(), pool, reads, true));
         }
+        #[cfg(unix)]
+        let path = on_disk(&base, url);
+        #[cfg(unix)]
+        if let Some(path) = &path {
+            private_file::create(path);
+        }
         let file = base
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal);
@@ -131,6 +146,11 @@ impl DialectStore<Sqlite> {
             .connect_with(file.clone())
             .await
             .map_err(db)?;
+        // After the first connection: switching to WAL has created the -wal and -shm files.
+        #[cfg(unix)]
+        if let Some(path) = &path {
+            private_file::warn_if_exposed(path);
+        }
         let reader = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .test_before_acquire(false)
@@ -157,5 +177,100 @@ impl DialectStore<Sqlite> {
     /// The pool all writes go through (one connection).
     pub fn writer_pool(&self) -> &SqlitePool {
         self.writer()
+    }
+}
+
+/// The database file a writable on-disk URL names: `None` for a read-only URL (it must
+/// not create anything) and for a SQLite `file:` URI, whose path SQLite itself decodes.
+#[cfg(unix)]
+fn on_disk(options: &SqliteConnectOptions, url: &str) -> Option<PathBuf> {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    if query.split('&').any(|pair| pair == "mode=ro") {
+        return None;
+    }
+    let path = options.get_filename();
+    if path.as_os_str().is_empty() || path.to_str().is_some_and(|p| p.starts_with("file:")) {
+        return None;
+    }
+    Some(path.to_path_buf())
+}
+
+/// Owner-only database files on Unix.
+#[cfg(unix)]
+mod private_file {
+    use std::ffi::OsString;
+    use std::fs::{OpenOptions, Permissions};
+    use std::io::ErrorKind;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::path::{Path, PathBuf};
+
+    /// The files SQLite keeps beside a database, each named by a suffix of its name.
+    const COMPANIONS: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+    /// Creates `path` empty with mode 0600 if it does not exist (an empty file is an empty
+    /// SQLite database). `create_new` makes this safe against another process creating it
+    /// at the same moment: then the file is theirs and only checked. Any other failure is
+    /// left for SQLite to report when it opens the same path, in its own words.
+    pub(super) fn create(path: &Path) {
+        let created = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+        match created {
+            // The mode given to open(2) is narrowed by the umask; set it exactly, so an
+            // unusual umask (say 0277) cannot leave the owner without write access.
+            Ok(file) => {
+                if let Err(e) = file.set_permissions(Permissions::from_mode(0o600)) {
+                    tracing::warn!(
+                        path = %path.display(),
+                        error = %e,
+                        "cannot set mode 0600 on the new database file"
+                    );
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                tracing::debug!(
+                    path = %path.display(),
+                    error = %e,
+                    "cannot create the database file; leaving it to SQLite"
+                );
+            }
+        }
+    }
+
+    /// Logs a WARN for the database and each companion file that exists with any group
+    /// or other permission bit, naming the file, its mode and the command that fixes all
+    /// of them (an existing -wal or -shm keeps its own mode: SQLite only sets the mode of
+    /// one it creates).
+    pub(super) fn warn_if_exposed(path: &Path) {
+        let files: Vec<(PathBuf, u32)> = std::iter::once(path.to_path_buf())
+            .chain(COMPANIONS.iter().map(|suffix| {
+                let mut name = OsString::from(path.as_os_str());
+                name.push(suffix);
+                PathBuf::from(name)
+            }))
+            .filter_map(|file| {
+                let mode = std::fs::metadata(&file).ok()?.permissions().mode() & 0o777;
+                Some((file, mode))
+            })
+            .collect();
+        let fix = files
+            .iter()
+            .map(|(file, _)| file.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        for (file, mode) in &files {
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    path = %file.display(),
+                    mode = %format!("{mode:04o}"),
+                    "database file {} is mode {mode:04o}: other local users can read or \
+                     change accounts and tasks; restrict it to its owner with `chmod 600 {fix}`",
+                    file.display(),
+                );
+            }
+        }
     }
 }

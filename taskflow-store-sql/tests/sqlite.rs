@@ -1,5 +1,6 @@
 //! SQLite-specific guarantees: concurrent writers never see `SQLITE_BUSY`, listings and
-//! stats are served by indexes, migrations upgrade an existing database.
+//! stats are served by indexes, migrations upgrade an existing database, database files
+//! are owner-only on Unix.
 #![cfg(feature = "sqlite")]
 
 use std::sync::Arc;
@@ -336,4 +337,166 @@ async fn bad_locations_fail_cleanly() {
         "{err:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// Log lines written while `f` runs on this thread (the store logs from the caller's task).
+#[cfg(unix)]
+async fn logged<T>(f: impl std::future::Future<Output = T>) -> (T, String) {
+    use std::sync::Mutex;
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    let out = f.await;
+    drop(guard);
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    (out, text)
+}
+
+/// The permission bits of `path`, in octal as `chmod` takes them.
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    format!("{:04o}", meta.permissions().mode() & 0o777)
+}
+
+/// `db.sqlite` → `db.sqlite-wal` (SQLite appends to the whole name).
+#[cfg(unix)]
+fn companion(db: &std::path::Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
+}
+
+/// Registers a user and creates a task, so the WAL holds writes.
+#[cfg(unix)]
+async fn write_something(store: Arc<dyn Store>) {
+    let tf = flow(store);
+    tf.register(registration("modes")).await.unwrap();
+    let pair = tf.login("modes@example.com", PASSWORD, None).await.unwrap();
+    let me = tf.authenticate(&pair.access_token).await.unwrap();
+    tf.create_task(&me, NewTask::new("private")).await.unwrap();
+}
+
+/// A fresh database, its WAL and its shared-memory file are mode 0600 after opening and
+/// writing, and opening it logs no warning.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_database_and_its_wal_and_shm_are_owner_only() {
+    let dir = scratch("modes-new");
+    let path = dir.join("db.sqlite");
+    let url = format!("sqlite://{}", path.display());
+    let (store, log) = logged(open(&url)).await;
+    let store = Arc::new(store);
+    write_something(store.clone()).await;
+    for file in [
+        path.clone(),
+        companion(&path, "-wal"),
+        companion(&path, "-shm"),
+    ] {
+        assert_eq!(mode(&file), "0600", "{}", file.display());
+    }
+    assert!(
+        std::fs::metadata(companion(&path, "-wal")).unwrap().len() > 0,
+        "the writes are in the WAL"
+    );
+    assert!(
+        !log.contains("WARN"),
+        "no warning for a new database: {log}"
+    );
+    // Reopened (the files exist now), still nothing to warn about.
+    store.close().await;
+    let (_again, log) = logged(open(&url)).await;
+    assert!(!log.contains("WARN"), "{log}");
+    assert_eq!(mode(&path), "0600");
+}
+
+/// SQLite creates the -wal and -shm with the mode of the database file (0640 here, which
+/// no umask yields by itself from SQLite's default 0644): that is what keeps them 0600 for
+/// a new database. An existing database open to others is warned about, naming each file,
+/// its mode and the fix, and its mode is not changed.
+#[cfg(unix)]
+#[tokio::test]
+async fn companions_take_the_database_mode_and_exposed_files_are_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("modes-exposed");
+    let path = dir.join("db.sqlite");
+    let url = format!("sqlite://{}", path.display());
+    // An existing database, closed cleanly (SQLite removed its -wal and -shm), opened
+    // to the group since.
+    open(&url).await.close().await;
+    assert!(!companion(&path, "-wal").exists());
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let (store, log) = logged(open(&url)).await;
+    write_something(Arc::new(store)).await;
+    let (wal, shm) = (companion(&path, "-wal"), companion(&path, "-shm"));
+    assert_eq!(mode(&wal), "0640", "the WAL takes the database's mode");
+    assert_eq!(mode(&shm), "0640", "the shm takes the database's mode");
+    assert_eq!(
+        mode(&path),
+        "0640",
+        "an existing database is not changed silently"
+    );
+    for file in [&path, &wal, &shm] {
+        let line = log
+            .lines()
+            .find(|l| {
+                l.contains("WARN") && l.contains(&format!("database file {} ", file.display()))
+            })
+            .unwrap_or_else(|| panic!("no warning for {}: {log}", file.display()));
+        assert!(line.contains("mode 0640"), "{line}");
+        assert!(
+            line.contains(&format!(
+                "chmod 600 {} {} {}",
+                path.display(),
+                wal.display(),
+                shm.display()
+            )),
+            "{line}"
+        );
+    }
+}
+
+/// Only a writable on-disk database is created: a read-only URL of a missing file fails
+/// and leaves no file behind, and an in-memory database touches no file at all.
+#[cfg(unix)]
+#[tokio::test]
+async fn read_only_and_in_memory_databases_create_no_file() {
+    let dir = scratch("modes-ro");
+    let path = dir.join("missing.sqlite");
+    let url = format!("sqlite://{}?mode=ro", path.display());
+    assert!(
+        SqliteStore::open(&url, &SqlOptions::default())
+            .await
+            .is_err()
+    );
+    assert!(!path.exists());
+    let before: Vec<_> = std::fs::read_dir(".")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let (store, log) = logged(open("sqlite::memory:")).await;
+    write_something(Arc::new(store)).await;
+    let after: Vec<_> = std::fs::read_dir(".")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(before, after, "in-memory databases leave no file");
+    assert!(!log.contains("WARN"), "{log}");
 }

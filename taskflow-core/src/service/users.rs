@@ -10,6 +10,18 @@ use super::TaskFlow;
 use super::optimistic::retry_lost_races;
 
 impl TaskFlow {
+    /// The message for a role the policy does not know: the roles it does.
+    fn unknown_role(&self) -> String {
+        let roles: Vec<String> = self
+            .inner
+            .policy
+            .roles()
+            .iter()
+            .map(|r| r.as_str().to_owned())
+            .collect();
+        format!("must be one of {}", roles.join(", "))
+    }
+
     /// Lists users (requires [`Permission::ReadUsers`]), sorted by creation.
     pub async fn list_users(&self, principal: &Principal, query: UserQuery) -> Result<Page<User>> {
         self.inner
@@ -22,7 +34,7 @@ impl TaskFlow {
         if let Some(r) = &role
             && !self.inner.policy.knows(r)
         {
-            errors.add("role", format!("unknown role {r}"));
+            errors.add("role", self.unknown_role());
         }
         let q = query
             .q
@@ -84,7 +96,7 @@ impl TaskFlow {
         if let Some(r) = &role
             && !self.inner.policy.knows(r)
         {
-            return Err(Error::invalid("role", format!("unknown role {r}")));
+            return Err(Error::invalid("role", self.unknown_role()));
         }
         let store = &self.inner.store;
         retry_lost_races!(Contended::User, |_| {

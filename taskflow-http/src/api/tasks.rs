@@ -9,6 +9,7 @@ use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::{ApiResponse, OpenApi};
 use taskflow_core::{TaskFlow, TaskId, TaskQuery, UserId};
+use uuid::Uuid;
 
 use super::{ApiTags, path_id};
 use crate::auth::BearerAuth;
@@ -18,7 +19,7 @@ use crate::dto::{
 };
 use crate::etag::{self, IfMatch};
 use crate::problem::{ApiError, ApiResult};
-use crate::query_errors::QueryErrors;
+use crate::query_errors::{QueryErrors, QueryValue};
 
 /// Task operations.
 pub struct TasksApi;
@@ -123,20 +124,20 @@ impl TasksApi {
         /// Words that must all match as word prefixes of the title or description.
         q: Query<Option<String>>,
         /// Due strictly before this instant (RFC 3339).
-        due_before: Query<Option<String>>,
+        due_before: Query<Option<QueryValue<Timestamp>>>,
         /// Due strictly after this instant (RFC 3339).
-        due_after: Query<Option<String>>,
+        due_after: Query<Option<QueryValue<Timestamp>>>,
         /// `true`: due date passed and not done/cancelled; `false`: the others.
-        overdue: Query<Option<bool>>,
+        overdue: Query<Option<QueryValue<bool>>>,
         /// Admins only: one owner's tasks.
-        owner_id: Query<Option<String>>,
+        owner_id: Query<Option<QueryValue<Uuid>>>,
         /// `created_at`, `updated_at`, `due_date` or `priority`, `-` prefix for descending;
         /// default `-created_at`.
         sort: Query<Option<String>>,
         /// 1-100, default 20.
-        limit: Query<Option<i64>>,
+        limit: Query<Option<QueryValue<i64>>>,
         /// 1-based page number (page mode).
-        page: Query<Option<i64>>,
+        page: Query<Option<QueryValue<i64>>>,
         /// Opaque cursor from `next_cursor` (cursor mode).
         cursor: Query<Option<String>>,
     ) -> ApiResult<JsonBytes<TaskPage>> {
@@ -146,17 +147,13 @@ impl TasksApi {
             priority: split_list(priority.0),
             tag: tag.0,
             q: q.0,
-            due_before: errors
-                .parse::<Timestamp>("due_before", due_before.0)
-                .map(|t| t.0),
-            due_after: errors
-                .parse::<Timestamp>("due_after", due_after.0)
-                .map(|t| t.0),
-            overdue: overdue.0,
-            owner_id: errors.parse::<UserId>("owner_id", owner_id.0),
+            due_before: errors.take("due_before", due_before.0).map(|t| t.0),
+            due_after: errors.take("due_after", due_after.0).map(|t| t.0),
+            overdue: errors.take("overdue", overdue.0),
+            owner_id: errors.take("owner_id", owner_id.0).map(UserId::from),
             sort: sort.0,
-            limit: limit.0,
-            page: page.0,
+            limit: errors.take("limit", limit.0),
+            page: errors.take("page", page.0),
             cursor: cursor.0,
         };
         errors.into_result()?;
@@ -179,10 +176,10 @@ impl TasksApi {
         tf: Data<&TaskFlow>,
         auth: BearerAuth,
         /// Admins only: one owner's stats.
-        owner_id: Query<Option<String>>,
+        owner_id: Query<Option<QueryValue<Uuid>>>,
     ) -> ApiResult<JsonOut<StatsOut>> {
         let mut errors = QueryErrors::default();
-        let owner = errors.parse::<UserId>("owner_id", owner_id.0);
+        let owner = errors.take("owner_id", owner_id.0).map(UserId::from);
         errors.into_result()?;
         let stats = tf
             .task_stats(&auth.0, owner)

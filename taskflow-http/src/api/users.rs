@@ -11,6 +11,7 @@ use crate::auth::BearerAuth;
 use crate::body::JsonBody;
 use crate::dto::{UserOut, UserPage, UserPatchIn};
 use crate::problem::{ApiError, ApiResult};
+use crate::query_errors::{QueryErrors, QueryValue};
 
 /// User administration.
 pub struct UsersApi;
@@ -28,16 +29,18 @@ impl UsersApi {
         /// Substring of the email or name (case-insensitive); no control characters.
         q: Query<Option<String>>,
         /// 1-100, default 20.
-        limit: Query<Option<i64>>,
+        limit: Query<Option<QueryValue<i64>>>,
         /// 1-based page number.
-        page: Query<Option<i64>>,
+        page: Query<Option<QueryValue<i64>>>,
     ) -> ApiResult<JsonOut<UserPage>> {
+        let mut errors = QueryErrors::default();
         let query = UserQuery {
             role: role.0,
             q: q.0,
-            limit: limit.0,
-            page: page.0,
+            limit: errors.take("limit", limit.0),
+            page: errors.take("page", page.0),
         };
+        errors.into_result()?;
         let page = tf
             .list_users(&auth.0, query)
             .await

@@ -93,9 +93,9 @@ impl ParseFromJSON for Timestamp {
 
 impl ParseFromParameter for Timestamp {
     fn parse_from_parameter(value: &str) -> ParseResult<Self> {
-        DateTime::parse_from_rfc3339(value)
-            .map(|t| Timestamp(t.with_timezone(&Utc)))
-            .map_err(|_| ParseError::custom("must be an RFC 3339 date-time"))
+        crate::expected::parse_date_time(value)
+            .map(Timestamp)
+            .ok_or_else(|| ParseError::custom(crate::expected::of::<Self>().must_be()))
     }
 }
 

@@ -5,17 +5,21 @@
 //! - `bodies`: the 64 KiB limit in every framing, malformed and adversarial JSON;
 //! - `protocol`: raw HTTP/1.1 no client sends (invalid UTF-8, oversized heads, lying framing);
 //! - `text`: control characters, Unicode edge cases and injection strings in every text field;
-//! - `queries`: SQL and MongoDB injection in every query parameter.
+//! - `queries`: SQL and MongoDB injection in every query parameter;
+//! - `wording`: unreadable values of every parameter and body field of the OpenAPI document
+//!   are refused in words that say what to send, never in the framework's type names.
 
 mod bodies;
 mod protocol;
 mod queries;
 mod text;
+mod wording;
 
 pub use bodies::{hostile_body_limits, hostile_json};
 pub use protocol::hostile_raw_protocol;
 pub use queries::hostile_query_params;
 pub use text::hostile_text_fields;
+pub use wording::hostile_values_name_the_expected_format;
 
 use std::collections::BTreeMap;
 

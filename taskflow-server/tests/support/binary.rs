@@ -27,6 +27,8 @@ pub struct Serve {
     pub child: Child,
     /// `http://127.0.0.1:port`.
     pub origin: String,
+    /// What the server logged up to and including its "listening" line.
+    pub startup_log: Vec<String>,
 }
 
 impl Drop for Serve {
@@ -55,11 +57,13 @@ pub fn serve(dir: &Path, extra: &[&str]) -> Serve {
         .expect("spawn taskflow");
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
+    let mut startup_log = Vec::new();
     let origin = loop {
         let line = lines
             .next()
             .expect("taskflow exited before listening")
             .unwrap();
+        startup_log.push(line.clone());
         if let Some(rest) = line.split("listening on ").nth(1) {
             let url = rest.split_whitespace().next().unwrap();
             assert!(line.contains("/docs"), "prints where Swagger UI is: {line}");
@@ -68,7 +72,11 @@ pub fn serve(dir: &Path, extra: &[&str]) -> Serve {
     };
     // Keep draining logs so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Serve { child, origin }
+    Serve {
+        child,
+        origin,
+        startup_log,
+    }
 }
 
 /// Sends SIGTERM and waits (at most 20 s) for the exit.
