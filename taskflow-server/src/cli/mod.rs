@@ -1,6 +1,7 @@
 //! Command line of the `taskflow` binary (the README's "Server configuration" lists the
 //! flags). Flags mirror environment variables; flags win.
 
+mod log_writer;
 mod logging;
 mod secret;
 mod store;
