@@ -61,7 +61,7 @@ pub const MAX_TRACKED: usize = 100_000;
 /// Below this many keys a map is never scanned for expired entries.
 const PRUNE_ABOVE: usize = 10_000;
 
-/// The numbers of the login throttle (see [`TaskFlowBuilder::login_throttle`]
+/// The numbers of the login throttle (see [`TaskFlowBuilder::login_throttle`](crate::TaskFlowBuilder::login_throttle)
 /// (crate::TaskFlowBuilder::login_throttle)). The defaults are the `DEFAULT_LOGIN_*`
 /// constants.
 #[derive(Debug, Clone, PartialEq, Eq)]
