@@ -17,10 +17,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+// tokio's clock (the system's, outside tests) so tests can pause and advance it.
+use tokio::time::Instant;
 
 /// "No byte waiting", in `first_byte_at`.
 const NONE: u64 = u64::MAX;
