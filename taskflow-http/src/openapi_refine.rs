@@ -17,6 +17,13 @@ use taskflow_core::{Priority, Status};
 const WS: &str = r"\t\n\x0B\x0C\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
 /// Control characters as Rust's `char::is_control` (Unicode `Cc`).
 const CONTROL: &str = r"\x00-\x1F\x7F-\x9F";
+/// Characters whose NFKC form holds whitespace or an `@` (spacing accents such as `´`,
+/// `＠`, Arabic ligatures, ...): core folds emails with NFKC, so in an email these become
+/// a space or a second `@` and are refused. Listed from Unicode's decomposition data (BMP).
+const FOLDS_TO_SPACE_OR_AT: &str = r"\u00A8\u00AF\u00B4\u00B8\u02D8-\u02DD\u037A\u0384-\u0385\u1FBD\u1FBF-\u1FC1\u1FCD-\u1FCF\u1FDD-\u1FDF\u1FED-\u1FEE\u1FFD-\u1FFE\u2017\u203E\u309B-\u309C\uFC5E-\uFC63\uFDFA-\uFDFB\uFE49-\uFE4C\uFE6B\uFE70\uFE72\uFE74\uFE76\uFE78\uFE7A\uFE7C\uFE7E\uFF20\uFFE3";
+/// Characters whose NFKC form holds a `.` (`．`, `…`, `⒈`, ...): they may not start or end
+/// an email's domain, as a `.` may not.
+const FOLDS_TO_DOT: &str = r"\u2024-\u2026\u2488-\u249B\u33C2\u33C7\u33D8\uFE19\uFE30\uFE52\uFF0E";
 
 /// 1 to `max` characters once trimmed, none of them in `banned`: surrounding whitespace,
 /// then a non-blank first and last character.
@@ -56,7 +63,7 @@ pub fn refine(spec: &str, roles: &[String]) -> String {
     // The trimmed address has no blank inside, so the lookahead bounds its length alone.
     let email = json!({
         "pattern": format!(
-            "^[{WS}]*(?=[^{WS}]{{1,{max}}}[{WS}]*$)[^@{WS}{CONTROL}]+@[^@.{WS}{CONTROL}]([^@{WS}{CONTROL}]*[^@.{WS}{CONTROL}])?[{WS}]*$",
+            "^[{WS}]*(?=[^{WS}]{{1,{max}}}[{WS}]*$)[^@{WS}{CONTROL}{FOLDS_TO_SPACE_OR_AT}]+@[^@.{WS}{CONTROL}{FOLDS_TO_SPACE_OR_AT}{FOLDS_TO_DOT}]([^@{WS}{CONTROL}{FOLDS_TO_SPACE_OR_AT}]*[^@.{WS}{CONTROL}{FOLDS_TO_SPACE_OR_AT}{FOLDS_TO_DOT}])?[{WS}]*$",
             max = taskflow_core::EMAIL_MAX_CHARS
         ),
     });
@@ -272,5 +279,65 @@ fn merge(target: &mut Value, extra: &Value) {
             }
         }
         (t, e) => *t = e.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The code points a regex character class of `\uXXXX` and `\uXXXX-\uXXXX` items holds.
+    fn class(items: &str) -> Vec<u32> {
+        let parts: Vec<&str> = items.split("\\u").filter(|s| !s.is_empty()).collect();
+        let cp = |part: &str| u32::from_str_radix(&part[..4], 16).unwrap();
+        let mut out = Vec::new();
+        let mut n = 0;
+        while n < parts.len() {
+            if parts[n].ends_with('-') {
+                out.extend(cp(parts[n])..=cp(parts[n + 1]));
+                n += 2;
+            } else {
+                out.push(cp(parts[n]));
+                n += 1;
+            }
+        }
+        out
+    }
+
+    /// What core's folding turns `c` into inside an email, or `None` when unchanged.
+    fn folded(c: char) -> Option<String> {
+        let inner = taskflow_core::fold_email(&format!("a{c}b"));
+        (inner != format!("a{c}b").to_lowercase()).then_some(inner)
+    }
+
+    fn is_ws(c: char) -> bool {
+        c.is_whitespace() || c.is_control()
+    }
+
+    #[test]
+    fn the_email_pattern_excludes_exactly_what_folding_makes_a_space_an_at_or_a_dot() {
+        let space_or_at = class(FOLDS_TO_SPACE_OR_AT);
+        let dot = class(FOLDS_TO_DOT);
+        for c in (0..=0xFFFFu32).filter_map(char::from_u32) {
+            if is_ws(c) {
+                continue; // excluded as whitespace already
+            }
+            let Some(inner) = folded(c) else { continue };
+            let makes_space_or_at = inner.chars().any(|x| is_ws(x) || x == '@');
+            assert_eq!(
+                space_or_at.contains(&(c as u32)),
+                makes_space_or_at,
+                "U+{:04X} folds to {inner:?}",
+                c as u32
+            );
+            if !makes_space_or_at {
+                assert_eq!(
+                    dot.contains(&(c as u32)),
+                    inner.contains('.'),
+                    "U+{:04X} folds to {inner:?}",
+                    c as u32
+                );
+            }
+        }
     }
 }
