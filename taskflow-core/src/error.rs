@@ -54,6 +54,15 @@ pub enum Error {
         /// How long until the operation may succeed.
         retry_after: Duration,
     },
+    /// A change-log position is older than what the store still keeps: refetch, then follow
+    /// from `start`. Code `reset_required`.
+    #[error(
+        "the change log no longer reaches back to that position: refetch and start from {start}"
+    )]
+    ResetRequired {
+        /// The position to follow from after refetching.
+        start: crate::changes::LogPosition,
+    },
     /// A dependency (database, cache) cannot be reached. Code `unavailable`.
     #[error("service temporarily unavailable")]
     Unavailable(#[source] BoxError),
@@ -74,6 +83,7 @@ impl Error {
             Error::Unauthenticated(_) => ErrorCode::Unauthenticated,
             Error::Forbidden(_) => ErrorCode::Forbidden,
             Error::RateLimited { .. } => ErrorCode::RateLimited,
+            Error::ResetRequired { .. } => ErrorCode::ResetRequired,
             Error::Unavailable(_) => ErrorCode::Unavailable,
             Error::Internal(_) => ErrorCode::Internal,
         }
@@ -131,6 +141,8 @@ pub enum ErrorCode {
     Conflict,
     /// The caller's expected version is not the current one.
     VersionMismatch,
+    /// A change-log position is older than the log's retention.
+    ResetRequired,
     /// The request body is over the size limit.
     PayloadTooLarge,
     /// The request body has a media type the operation does not take.
@@ -147,7 +159,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the HTTP status each answers with.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::MalformedRequest,
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
@@ -156,6 +168,7 @@ impl ErrorCode {
         ErrorCode::RequestTimeout,
         ErrorCode::Conflict,
         ErrorCode::VersionMismatch,
+        ErrorCode::ResetRequired,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::ValidationFailed,
@@ -175,6 +188,7 @@ impl ErrorCode {
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::Conflict => "conflict",
             ErrorCode::VersionMismatch => "version_mismatch",
+            ErrorCode::ResetRequired => "reset_required",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::ValidationFailed => "validation_failed",

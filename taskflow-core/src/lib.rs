@@ -42,14 +42,16 @@
 //! - Domain: [`User`], [`Task`], [`Status`], [`Priority`], [`TaskQuery`], [`Page`],
 //!   [`TaskStats`]; RBAC: [`Role`], [`Permission`], [`Policy`], [`Principal`].
 //! - [`Error`]: one variant per error code of the HTTP contract ([`Error::code`]).
-//! - Storage: [`Store`] = [`UserStore`] + [`TaskStore`] + [`SessionStore`], with
+//! - Storage: [`Store`] = [`UserStore`] + [`TaskStore`] + [`SessionStore`] + [`ChangeLog`], with
 //!   [`MemoryStore`] as the reference implementation. Caching: [`Cache`],
 //!   [`MokaCache`] (feature `moka`, default) and the [`Cached`] store wrapper.
+//! - The change log ([`changes`]): [`ChangeLog`] (part of every [`Store`]), [`ChangeEvent`],
+//!   and the [`Follower`] that keeps a cache coherent with other instances.
 //! - Feature `conformance`: the `store_conformance!` test suite for store crates.
 //!
 //! ## Implementing your own store
 //!
-//! Implement the four traits; the doc comment of each method is its contract. Then run the
+//! Implement the five traits; the doc comment of each method is its contract. Then run the
 //! conformance suite from your crate's tests (with `taskflow-core` as a dev-dependency with
 //! feature `conformance`, and `tokio`):
 //!
@@ -93,7 +95,12 @@
 //! #   async fn list_tasks(&self, r: &ListRequest) -> Result<TaskSlice> { self.0.list_tasks(r).await }
 //! #   async fn task_stats(&self, r: &StatsRequest) -> Result<TaskStats> { self.0.task_stats(r).await }
 //! # }
-//! // ... UserStore, SessionStore and TaskStore implemented method by method ...
+//! # #[async_trait] impl ChangeLog for MyStore {
+//! #   async fn read_changes(&self, s: Scope, a: LogPosition, n: usize) -> Result<ChangeBatch> { self.0.read_changes(s, a, n).await }
+//! #   async fn change_head(&self) -> Result<LogPosition> { self.0.change_head().await }
+//! #   async fn prune_changes(&self, b: DateTime<Utc>) -> Result<u64> { self.0.prune_changes(b).await }
+//! # }
+//! // ... UserStore, SessionStore, TaskStore and ChangeLog implemented method by method ...
 //! #[async_trait]
 //! impl Store for MyStore {
 //!     async fn ping(&self) -> Result<()> {
@@ -186,6 +193,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod changes;
 mod clock;
 mod error;
 mod ids;
@@ -211,6 +219,9 @@ pub use auth::{
 pub use cache::{Cache, CacheEntry, CacheKey, CacheMetrics, CacheValue, Cached};
 #[cfg(feature = "moka")]
 pub use cache::{CacheConfig, MokaCache};
+pub use changes::{
+    Change, ChangeBatch, ChangeEvent, Follower, FollowerConfig, FollowerStatus, LogPosition,
+};
 pub use clock::{Clock, ManualClock, SystemClock, to_millis};
 pub use error::{BoxError, Conflict, Contended, Error, ErrorCode, Result, ValidationErrors};
 pub use ids::{SessionId, TaskId, UserId};
@@ -224,10 +235,12 @@ pub use query::{
 };
 pub use rbac::{Permission, Policy, Principal, Role, Scope};
 pub use service::{
-    DEFAULT_ACCESS_TTL, DEFAULT_REFRESH_TTL, MAX_BULK_IDS, TaskFlow, TaskFlowBuilder,
+    DEFAULT_ACCESS_TTL, DEFAULT_CHANGES_LIMIT, DEFAULT_REFRESH_TTL, Event, EventStream,
+    MAX_BULK_IDS, MAX_CHANGES_LIMIT, TaskChange, TaskChangeKind, TaskChanges, TaskFlow,
+    TaskFlowBuilder,
 };
 pub use stats::{COMPLETED_WINDOW, PriorityCounts, StatsRequest, StatusCounts, TaskStats};
-pub use store::{SessionRotation, SessionStore, Store, TaskStore, UserStore};
+pub use store::{ChangeLog, SessionRotation, SessionStore, Store, TaskStore, UserStore};
 pub use task::{
     DESCRIPTION_MAX_CHARS, MAX_TAGS, NewTask, Priority, Status, TAG_MAX_CHARS, TITLE_MAX_CHARS,
     Task, TaskPatch,

@@ -9,12 +9,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::auth::SessionRecord;
-use crate::error::{Conflict, Result};
+use crate::changes::{Change, ChangeBatch, ChangeEvent, LogPosition};
+use crate::clock::to_millis;
+use crate::error::{Conflict, Error, Result};
 use crate::ids::{SessionId, TaskId, UserId};
 use crate::query::{ListRequest, TaskSlice};
 use crate::rbac::Scope;
 use crate::stats::{StatsRequest, TaskStats};
-use crate::store::{SessionRotation, SessionStore, Store, TaskStore, UserStore};
+use crate::store::{ChangeLog, SessionRotation, SessionStore, Store, TaskStore, UserStore};
 use crate::task::Task;
 use crate::user::{User, UserListRequest, UserRecord};
 
@@ -22,6 +24,8 @@ use crate::user::{User, UserListRequest, UserRecord};
 #[derive(Default)]
 pub struct MemoryStore {
     data: RwLock<Data>,
+    /// Woken after every append, for [`ChangeLog::wait_for_changes`].
+    appended: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -31,6 +35,12 @@ struct Data {
     sessions: HashMap<SessionId, SessionRecord>,
     tasks: HashMap<TaskId, Task>,
     tasks_by_owner: HashMap<UserId, BTreeSet<TaskId>>,
+    /// The change log, oldest first.
+    log: Vec<ChangeEvent>,
+    /// Sequence of the newest event ever appended.
+    last_seq: u64,
+    /// Position of the newest pruned event.
+    horizon: LogPosition,
 }
 
 impl MemoryStore {
@@ -46,9 +56,32 @@ impl MemoryStore {
     fn write(&self) -> RwLockWriteGuard<'_, Data> {
         self.data.write().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Runs a write under the lock and wakes the log's waiters if it appended.
+    fn write_logged<T>(&self, f: impl FnOnce(&mut Data) -> T) -> T {
+        let (out, appended) = {
+            let mut data = self.write();
+            let before = data.last_seq;
+            let out = f(&mut data);
+            (out, data.last_seq != before)
+        };
+        if appended {
+            self.appended.notify_waiters();
+        }
+        out
+    }
 }
 
 impl Data {
+    fn append(&mut self, change: Change) {
+        self.last_seq += 1;
+        self.log.push(ChangeEvent {
+            position: LogPosition::from_seq(self.last_seq),
+            at: to_millis(Utc::now()),
+            change,
+        });
+    }
+
     fn visible(&self, scope: Scope) -> Box<dyn Iterator<Item = &Task> + '_> {
         match scope {
             Scope::All => Box::new(self.tasks.values()),
@@ -80,16 +113,20 @@ impl Data {
 #[async_trait]
 impl UserStore for MemoryStore {
     async fn insert_user(&self, user: &UserRecord) -> Result<()> {
-        let mut data = self.write();
-        if data.emails.contains_key(&user.user.email) {
-            return Err(Conflict::EmailTaken.into());
-        }
-        if data.users.contains_key(&user.user.id) {
-            return Err(Conflict::IdTaken("user").into());
-        }
-        data.emails.insert(user.user.email.clone(), user.user.id);
-        data.users.insert(user.user.id, user.clone());
-        Ok(())
+        self.write_logged(|data| {
+            if data.emails.contains_key(&user.user.email) {
+                return Err(Conflict::EmailTaken.into());
+            }
+            if data.users.contains_key(&user.user.id) {
+                return Err(Conflict::IdTaken("user").into());
+            }
+            data.emails.insert(user.user.email.clone(), user.user.id);
+            data.users.insert(user.user.id, user.clone());
+            data.append(Change::UserChanged {
+                user_id: user.user.id,
+            });
+            Ok(())
+        })
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<UserRecord>> {
@@ -106,26 +143,30 @@ impl UserStore for MemoryStore {
     }
 
     async fn replace_user(&self, user: &UserRecord, keep_an_active_admin: bool) -> Result<bool> {
-        let mut data = self.write();
-        let Some(current) = data.users.get(&user.user.id) else {
-            return Ok(false);
-        };
-        if current.version + 1 != user.version {
-            return Ok(false);
-        }
-        let old_email = current.user.email.clone();
-        if old_email != user.user.email && data.emails.contains_key(&user.user.email) {
-            return Err(Conflict::EmailTaken.into());
-        }
-        if keep_an_active_admin && data.active_admins_after(user) == 0 {
-            return Err(Conflict::LastActiveAdmin.into());
-        }
-        if old_email != user.user.email {
-            data.emails.remove(&old_email);
-            data.emails.insert(user.user.email.clone(), user.user.id);
-        }
-        data.users.insert(user.user.id, user.clone());
-        Ok(true)
+        self.write_logged(|data| {
+            let Some(current) = data.users.get(&user.user.id) else {
+                return Ok(false);
+            };
+            if current.version + 1 != user.version {
+                return Ok(false);
+            }
+            let old_email = current.user.email.clone();
+            if old_email != user.user.email && data.emails.contains_key(&user.user.email) {
+                return Err(Conflict::EmailTaken.into());
+            }
+            if keep_an_active_admin && data.active_admins_after(user) == 0 {
+                return Err(Conflict::LastActiveAdmin.into());
+            }
+            if old_email != user.user.email {
+                data.emails.remove(&old_email);
+                data.emails.insert(user.user.email.clone(), user.user.id);
+            }
+            data.users.insert(user.user.id, user.clone());
+            data.append(Change::UserChanged {
+                user_id: user.user.id,
+            });
+            Ok(true)
+        })
     }
 
     async fn list_users(&self, request: &UserListRequest) -> Result<(Vec<User>, u64)> {
@@ -165,8 +206,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn rotate_session(&self, r: &SessionRotation<'_>) -> Result<bool> {
-        let mut data = self.write();
-        match data.sessions.get_mut(&r.id) {
+        self.write_logged(|data| match data.sessions.get_mut(&r.id) {
             Some(s)
                 if s.user_id == r.user_id
                     && s.is_active(r.now)
@@ -175,18 +215,29 @@ impl SessionStore for MemoryStore {
                 s.token_hash = r.new_hash.to_owned();
                 s.expires_at = r.new_expires_at;
                 s.generation += 1;
+                data.append(Change::SessionsChanged {
+                    user_id: r.user_id,
+                    session_id: Some(r.id),
+                });
                 Ok(true)
             }
             _ => Ok(false),
-        }
+        })
     }
 
     async fn revoke_session(&self, user_id: UserId, id: SessionId) -> Result<()> {
-        if let Some(s) = self.write().sessions.get_mut(&id)
-            && s.user_id == user_id
-        {
-            s.revoked = true;
-        }
+        self.write_logged(|data| {
+            if let Some(s) = data.sessions.get_mut(&id)
+                && s.user_id == user_id
+                && !s.revoked
+            {
+                s.revoked = true;
+                data.append(Change::SessionsChanged {
+                    user_id,
+                    session_id: Some(id),
+                });
+            }
+        });
         Ok(())
     }
 
@@ -195,15 +246,22 @@ impl SessionStore for MemoryStore {
         user_id: UserId,
         except: Option<SessionId>,
     ) -> Result<u64> {
-        let mut data = self.write();
-        let mut n = 0;
-        for s in data.sessions.values_mut() {
-            if s.user_id == user_id && !s.revoked && Some(s.id) != except {
-                s.revoked = true;
-                n += 1;
+        self.write_logged(|data| {
+            let mut n = 0;
+            for s in data.sessions.values_mut() {
+                if s.user_id == user_id && !s.revoked && Some(s.id) != except {
+                    s.revoked = true;
+                    n += 1;
+                }
             }
-        }
-        Ok(n)
+            if n > 0 {
+                data.append(Change::SessionsChanged {
+                    user_id,
+                    session_id: None,
+                });
+            }
+            Ok(n)
+        })
     }
 
     async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
@@ -221,18 +279,20 @@ impl TaskStore for MemoryStore {
     }
 
     async fn insert_tasks(&self, tasks: &[Task]) -> Result<()> {
-        let mut data = self.write();
-        if tasks.iter().any(|t| data.tasks.contains_key(&t.id)) {
-            return Err(Conflict::IdTaken("task").into());
-        }
-        for task in tasks {
-            data.tasks_by_owner
-                .entry(task.owner_id)
-                .or_default()
-                .insert(task.id);
-            data.tasks.insert(task.id, task.clone());
-        }
-        Ok(())
+        self.write_logged(|data| {
+            if tasks.iter().any(|t| data.tasks.contains_key(&t.id)) {
+                return Err(Conflict::IdTaken("task").into());
+            }
+            for task in tasks {
+                data.tasks_by_owner
+                    .entry(task.owner_id)
+                    .or_default()
+                    .insert(task.id);
+                data.tasks.insert(task.id, task.clone());
+                data.append(Change::TaskCreated(task.clone()));
+            }
+            Ok(())
+        })
     }
 
     async fn get_task(&self, scope: Scope, id: TaskId) -> Result<Option<Task>> {
@@ -255,23 +315,27 @@ impl TaskStore for MemoryStore {
     }
 
     async fn replace_task(&self, task: &Task) -> Result<bool> {
-        let mut data = self.write();
-        if !data.version_matches(task) {
-            return Ok(false);
-        }
-        data.tasks.insert(task.id, task.clone());
-        Ok(true)
+        self.write_logged(|data| {
+            if !data.version_matches(task) {
+                return Ok(false);
+            }
+            data.tasks.insert(task.id, task.clone());
+            data.append(Change::TaskUpdated(task.clone()));
+            Ok(true)
+        })
     }
 
     async fn replace_tasks(&self, tasks: &[Task]) -> Result<Vec<TaskId>> {
-        let mut data = self.write();
-        if !tasks.iter().all(|t| data.version_matches(t)) {
-            return Ok(tasks.iter().map(|t| t.id).collect());
-        }
-        for task in tasks {
-            data.tasks.insert(task.id, task.clone());
-        }
-        Ok(Vec::new())
+        self.write_logged(|data| {
+            if !tasks.iter().all(|t| data.version_matches(t)) {
+                return Ok(tasks.iter().map(|t| t.id).collect());
+            }
+            for task in tasks {
+                data.tasks.insert(task.id, task.clone());
+                data.append(Change::TaskUpdated(task.clone()));
+            }
+            Ok(Vec::new())
+        })
     }
 
     async fn delete_task(
@@ -280,17 +344,22 @@ impl TaskStore for MemoryStore {
         id: TaskId,
         expected_version: Option<u64>,
     ) -> Result<bool> {
-        let mut data = self.write();
-        let matches = data.tasks.get(&id).is_some_and(|t| {
-            t.owner_id == owner && expected_version.is_none_or(|v| v == t.version)
-        });
-        if matches {
-            data.tasks.remove(&id);
-            if let Some(ids) = data.tasks_by_owner.get_mut(&owner) {
-                ids.remove(&id);
+        self.write_logged(|data| {
+            let matches = data.tasks.get(&id).is_some_and(|t| {
+                t.owner_id == owner && expected_version.is_none_or(|v| v == t.version)
+            });
+            if matches {
+                data.tasks.remove(&id);
+                if let Some(ids) = data.tasks_by_owner.get_mut(&owner) {
+                    ids.remove(&id);
+                }
+                data.append(Change::TaskDeleted {
+                    task_id: id,
+                    owner_id: owner,
+                });
             }
-        }
-        Ok(matches)
+            Ok(matches)
+        })
     }
 
     async fn list_tasks(&self, request: &ListRequest) -> Result<TaskSlice> {
@@ -333,5 +402,53 @@ impl TaskStore for MemoryStore {
 impl Store for MemoryStore {
     async fn ping(&self) -> Result<()> {
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ChangeLog for MemoryStore {
+    async fn read_changes(
+        &self,
+        scope: Scope,
+        after: LogPosition,
+        limit: usize,
+    ) -> Result<ChangeBatch> {
+        let data = self.read();
+        if after < data.horizon {
+            return Err(Error::ResetRequired {
+                start: LogPosition::from_seq(data.last_seq),
+            });
+        }
+        let first = data.log.partition_point(|e| e.position <= after);
+        let mut in_scope = data.log[first..]
+            .iter()
+            .filter(|e| scope.contains(e.change.subject()));
+        let events: Vec<ChangeEvent> = in_scope.by_ref().take(limit).cloned().collect();
+        Ok(ChangeBatch {
+            caught_up: in_scope.next().is_none(),
+            events,
+        })
+    }
+
+    async fn change_head(&self) -> Result<LogPosition> {
+        Ok(LogPosition::from_seq(self.read().last_seq))
+    }
+
+    async fn prune_changes(&self, before: DateTime<Utc>) -> Result<u64> {
+        let mut data = self.write();
+        let n = data.log.partition_point(|e| e.at < before);
+        if n > 0 {
+            data.horizon = data.log[n - 1].position;
+            data.log.drain(..n);
+        }
+        Ok(n as u64)
+    }
+
+    async fn wait_for_changes(&self, after: LogPosition, timeout: std::time::Duration) {
+        let woken = self.appended.notified();
+        if self.read().last_seq > after.minor() {
+            return;
+        }
+        let _ = tokio::time::timeout(timeout, woken).await;
     }
 }

@@ -11,6 +11,9 @@
 //!   still at `v`. No write needs more than one document/row to be atomic, except where a
 //!   method says so.
 //! - Every task write names the owner (`owner_id`), so a store sharded by owner can route it.
+//! - Every write that changes a record appends its [`Change`](crate::Change) to the change
+//!   log ([`ChangeLog`]) atomically with it: both happen or neither does. The doc comment of
+//!   each write says which event; a write that changes nothing appends nothing.
 //! - Failures to reach the database are [`Error::Unavailable`](crate::Error::Unavailable);
 //!   unexpected ones [`Error::Internal`](crate::Error::Internal), source kept.
 
@@ -18,6 +21,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::auth::SessionRecord;
+use crate::changes::{ChangeBatch, LogPosition};
 use crate::error::Result;
 use crate::ids::{SessionId, TaskId, UserId};
 use crate::query::{ListRequest, TaskSlice};
@@ -31,7 +35,8 @@ use crate::user::{User, UserListRequest, UserRecord};
 pub trait UserStore: Send + Sync + 'static {
     /// Inserts a new user. The email arrives normalised; if another user has it,
     /// fails with [`Error::Conflict`](crate::Error::Conflict) and writes nothing (a unique
-    /// index, not a read-then-write, so concurrent inserts cannot both win).
+    /// index, not a read-then-write, so concurrent inserts cannot both win). Logs
+    /// `user.changed`.
     async fn insert_user(&self, user: &UserRecord) -> Result<()>;
 
     /// The user with this id.
@@ -49,7 +54,8 @@ pub trait UserStore: Send + Sync + 'static {
     /// With `keep_an_active_admin`, the write also requires that afterwards at least one
     /// user with role `admin` is not disabled, else it fails with
     /// [`Error::Conflict`](crate::Error::Conflict); such writes are serialised so that two
-    /// admins demoting each other at once cannot leave none.
+    /// admins demoting each other at once cannot leave none. Logs `user.changed` when it
+    /// wrote.
     async fn replace_user(&self, user: &UserRecord, keep_an_active_admin: bool) -> Result<bool>;
 
     /// One page of users sorted by id (creation order), with the total count of matches.
@@ -90,13 +96,15 @@ pub trait SessionStore: Send + Sync + 'static {
     /// equals `presented_hash`, sets `token_hash = new_hash`, `expires_at = new_expires_at`,
     /// `generation += 1` and returns true; otherwise changes nothing and returns false. Of
     /// two concurrent calls with the same `presented_hash`, at most one returns true (one
-    /// conditional update).
+    /// conditional update). Logs `sessions.changed` for this session when it rotated.
     async fn rotate_session(&self, rotation: &SessionRotation<'_>) -> Result<bool>;
 
-    /// Marks the session revoked (idempotent; unknown ids are ignored).
+    /// Marks the session revoked (idempotent; unknown ids are ignored). Logs
+    /// `sessions.changed` for this session when it was not revoked yet.
     async fn revoke_session(&self, user_id: UserId, id: SessionId) -> Result<()>;
 
     /// Revokes every session of the user except `except`; returns how many it revoked.
+    /// Logs one `sessions.changed` without a session id when that is more than none.
     async fn revoke_user_sessions(&self, user_id: UserId, except: Option<SessionId>)
     -> Result<u64>;
 
@@ -107,11 +115,11 @@ pub trait SessionStore: Send + Sync + 'static {
 /// Tasks.
 #[async_trait]
 pub trait TaskStore: Send + Sync + 'static {
-    /// Inserts a new task (version 1).
+    /// Inserts a new task (version 1). Logs `task.created`.
     async fn insert_task(&self, task: &Task) -> Result<()>;
 
     /// Inserts many new tasks (imports, seeding). Stores with transactions insert all or
-    /// none; the default inserts one by one.
+    /// none; the default inserts one by one. Logs `task.created` per task, in order.
     async fn insert_tasks(&self, tasks: &[Task]) -> Result<()> {
         for task in tasks {
             self.insert_task(task).await?;
@@ -134,13 +142,14 @@ pub trait TaskStore: Send + Sync + 'static {
     async fn get_tasks(&self, scope: Scope, ids: &[TaskId]) -> Result<Vec<Task>>;
 
     /// Replaces the task (same id and owner) if the stored version is `task.version - 1`;
-    /// returns whether it did.
+    /// returns whether it did. Logs `task.updated` when it wrote.
     async fn replace_task(&self, task: &Task) -> Result<bool>;
 
     /// Replaces several tasks under the same per-task condition as
     /// [`replace_task`](Self::replace_task) and returns the ids it did **not** write. A
     /// store with transactions writes all or nothing (then, on any conflict, it returns
     /// every id); a store without them may write the others. Core retries what is returned.
+    /// Logs `task.updated` per task written, in order.
     async fn replace_tasks(&self, tasks: &[Task]) -> Result<Vec<TaskId>> {
         let mut unwritten = Vec::new();
         for task in tasks {
@@ -152,7 +161,7 @@ pub trait TaskStore: Send + Sync + 'static {
     }
 
     /// Deletes the task of `owner` (only if at `expected_version`, when given); returns
-    /// whether it did.
+    /// whether it did. Logs `task.deleted` when it deleted.
     async fn delete_task(
         &self,
         owner: UserId,
@@ -173,9 +182,44 @@ pub trait TaskStore: Send + Sync + 'static {
     async fn task_stats(&self, request: &StatsRequest) -> Result<TaskStats>;
 }
 
+/// The change log (see [`crate::changes`]): what every write appended, in log order.
+#[async_trait]
+pub trait ChangeLog: Send + Sync + 'static {
+    /// Up to `limit` events strictly after `after` whose [`subject`](crate::Change::subject)
+    /// is in `scope`, in log order, and whether they reach the end of the log
+    /// ([`ChangeBatch::caught_up`]). Served by an index on (subject, position) for
+    /// [`Scope::Owner`]. Once a read has returned an event,
+    /// no event can later appear before it: a reader that resumes after the last position
+    /// it saw never skips one. Fails with
+    /// [`Error::ResetRequired`](crate::Error::ResetRequired), naming the current head, when
+    /// `after` is older than the newest pruned event.
+    async fn read_changes(
+        &self,
+        scope: Scope,
+        after: LogPosition,
+        limit: usize,
+    ) -> Result<ChangeBatch>;
+
+    /// The position a reader starting now resumes after: every event appended by a write
+    /// that begins after this call returns sorts after it.
+    async fn change_head(&self) -> Result<LogPosition>;
+
+    /// Deletes the events appended before `before`; returns how many. Readers behind them
+    /// get `ResetRequired` from then on.
+    async fn prune_changes(&self, before: DateTime<Utc>) -> Result<u64>;
+
+    /// Returns when events after `after` may have been appended, or after `timeout`. A
+    /// hint only (a store may wake early or late); the log stays the truth. The default
+    /// sleeps for `timeout`, which turns a follower into a poller.
+    async fn wait_for_changes(&self, after: LogPosition, timeout: std::time::Duration) {
+        let _ = after;
+        tokio::time::sleep(timeout).await;
+    }
+}
+
 /// A complete backend.
 #[async_trait]
-pub trait Store: UserStore + TaskStore + SessionStore {
+pub trait Store: UserStore + TaskStore + SessionStore + ChangeLog {
     /// Checks that the backend answers (readiness probes).
     async fn ping(&self) -> Result<()>;
 }

@@ -9,12 +9,13 @@ use dashmap::DashMap;
 
 use super::{Cache, CacheEntry, CacheKey, CacheMetrics, CacheValue};
 use crate::auth::SessionRecord;
+use crate::changes::{Change, ChangeBatch, FollowerStatus, LogPosition};
 use crate::error::Result;
 use crate::ids::{SessionId, TaskId, UserId};
 use crate::query::{ListRequest, TaskSlice};
 use crate::rbac::Scope;
 use crate::stats::{StatsRequest, TaskStats};
-use crate::store::{SessionRotation, SessionStore, Store, TaskStore, UserStore};
+use crate::store::{ChangeLog, SessionRotation, SessionStore, Store, TaskStore, UserStore};
 use crate::task::Task;
 use crate::user::{User, UserListRequest, UserRecord};
 
@@ -23,6 +24,11 @@ use crate::user::{User, UserListRequest, UserRecord};
 ///
 /// Cached: users and sessions by id (what `authenticate` reads), tasks by id, task list
 /// pages and stats. Not cached: reads by email, user listings, bulk reads.
+///
+/// Writes made by other instances reach the cache through [`apply`](Self::apply), which a
+/// [`Follower`](crate::Follower) calls for every event of the change log; with
+/// [`trust_only_while`](Self::trust_only_while), entries are served only while the
+/// follower has proved recently that it is caught up, and reads go to the store otherwise.
 pub struct Cached {
     store: Arc<dyn Store>,
     cache: Arc<dyn Cache>,
@@ -40,6 +46,10 @@ pub struct Cached {
     any_owner_mark: AtomicU64,
     /// Counter after the latest write that touched sessions of unknown users (purges).
     any_session_mark: AtomicU64,
+    /// Counter after the latest "forget everything" (a follower that lost its place).
+    floor: AtomicU64,
+    /// When set, entries are served only while it reports the log followed.
+    trust: Option<Arc<FollowerStatus>>,
 }
 
 impl Cached {
@@ -55,7 +65,33 @@ impl Cached {
             owner_marks: DashMap::new(),
             any_owner_mark: AtomicU64::new(0),
             any_session_mark: AtomicU64::new(0),
+            floor: AtomicU64::new(0),
+            trust: None,
         }
+    }
+
+    /// Serves cached entries only while `status` reports the change log followed
+    /// ([`FollowerStatus::is_following`]); otherwise every read goes to the store.
+    pub fn trust_only_while(mut self, status: Arc<FollowerStatus>) -> Self {
+        self.trust = Some(status);
+        self
+    }
+
+    /// Drops what the cache holds that `change` (an event of the change log, possibly from
+    /// another instance) makes stale.
+    pub fn apply(&self, change: &Change) {
+        match change {
+            Change::TaskCreated(t) | Change::TaskUpdated(t) => self.wrote_tasks_of(t.owner_id),
+            Change::TaskDeleted { owner_id, .. } => self.wrote_tasks_of(*owner_id),
+            Change::UserChanged { user_id } => self.wrote_user(*user_id),
+            Change::SessionsChanged { user_id, .. } => self.wrote_sessions_of(*user_id),
+        }
+    }
+
+    /// Makes every entry stale at once (the follower could not tell what it missed).
+    pub fn invalidate_all(&self) {
+        let s = self.tick();
+        self.floor.fetch_max(s, Ordering::SeqCst);
     }
 
     /// Hit and miss counters.
@@ -125,8 +161,12 @@ impl Cached {
         key: &CacheKey,
         mark_of: impl FnOnce(&CacheValue) -> u64,
     ) -> Option<CacheValue> {
+        if self.trust.as_ref().is_some_and(|t| !t.is_following()) {
+            return None;
+        }
         let entry = self.cache.get(key)?;
-        if entry.stamp >= mark_of(&entry.value) {
+        let floor = self.floor.load(Ordering::SeqCst);
+        if entry.stamp >= mark_of(&entry.value).max(floor) {
             self.metrics.hit();
             Some(entry.value)
         } else {
@@ -326,5 +366,29 @@ impl TaskStore for Cached {
 impl Store for Cached {
     async fn ping(&self) -> Result<()> {
         self.store.ping().await
+    }
+}
+
+#[async_trait]
+impl ChangeLog for Cached {
+    async fn read_changes(
+        &self,
+        scope: Scope,
+        after: LogPosition,
+        limit: usize,
+    ) -> Result<ChangeBatch> {
+        self.store.read_changes(scope, after, limit).await
+    }
+
+    async fn change_head(&self) -> Result<LogPosition> {
+        self.store.change_head().await
+    }
+
+    async fn prune_changes(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.store.prune_changes(before).await
+    }
+
+    async fn wait_for_changes(&self, after: LogPosition, timeout: std::time::Duration) {
+        self.store.wait_for_changes(after, timeout).await
     }
 }

@@ -12,6 +12,7 @@
 
 mod accounts;
 mod admin;
+mod changes;
 mod differential;
 mod listing;
 mod tasks;
@@ -19,6 +20,7 @@ mod tokens;
 
 pub use accounts::*;
 pub use admin::*;
+pub use changes::*;
 pub use differential::*;
 pub use listing::*;
 pub use tasks::*;
@@ -225,7 +227,7 @@ where
 /// the name of its function, which is also the name of its test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Scenario {
-    /// `accounts`, `tokens`, `admin`, `tasks`, `listing` or `differential`.
+    /// `accounts`, `tokens`, `admin`, `tasks`, `listing`, `changes` or `differential`.
     pub group: &'static str,
     /// The scenario function, and the test `store_conformance!` expands for it.
     pub name: &'static str,
@@ -322,6 +324,15 @@ macro_rules! __conformance_scenarios {
                 listing_is_scoped_by_owner,
                 stats_equal_counts_over_the_data,
                 stats_are_scoped_by_owner,
+            ]
+            changes [
+                every_write_appends_its_event_in_order,
+                failed_writes_append_nothing,
+                reads_resume_after_a_position_within_a_scope,
+                pruned_positions_ask_for_a_reset,
+                task_feed_shows_what_get_shows,
+                event_streams_follow_visibility_and_end_on_logout,
+                a_following_cache_honours_other_handles_writes,
             ]
             differential [
                 operations_match_the_memory_reference,

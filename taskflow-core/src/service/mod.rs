@@ -2,10 +2,15 @@
 //! here, in core, so every frontend enforces the same rules.
 
 mod auth;
+mod changes;
 mod optimistic;
 mod tasks;
 mod users;
 
+pub use changes::{
+    DEFAULT_CHANGES_LIMIT, Event, EventStream, MAX_CHANGES_LIMIT, TaskChange, TaskChangeKind,
+    TaskChanges,
+};
 pub use tasks::MAX_BULK_IDS;
 
 use std::sync::Arc;
@@ -19,6 +24,7 @@ use crate::auth::throttle::{LoginThrottle, LoginThrottleConfig};
 use crate::auth::tokens::TokenSigner;
 use crate::auth::{JwtAlgorithm, PasswordParams};
 use crate::cache::{Cache, CacheMetrics, Cached};
+use crate::changes::{DEFAULT_CHANGE_RETENTION, Follower, FollowerConfig, FollowerStatus};
 use crate::clock::{Clock, SystemClock, to_millis};
 use crate::error::{Error, Result, ValidationErrors};
 use crate::rbac::{Permission, Policy, Role};
@@ -53,6 +59,10 @@ struct Inner {
     refresh_ttl: TimeDelta,
     session_lifetime: TimeDelta,
     cache_metrics: Option<Arc<CacheMetrics>>,
+    /// Follows the change log for the cache and the event streams (`None` when built
+    /// outside a tokio runtime, or with following switched off).
+    follower: Option<Follower>,
+    change_retention: TimeDelta,
 }
 
 impl std::fmt::Debug for TaskFlow {
@@ -95,6 +105,11 @@ impl TaskFlow {
         self.inner.cache_metrics.as_deref()
     }
 
+    /// What the change-log follower has done (lag, events applied), when one runs.
+    pub fn follower_status(&self) -> Option<&Arc<FollowerStatus>> {
+        self.inner.follower.as_ref().map(Follower::status)
+    }
+
     /// Lifetime of access tokens.
     pub fn access_ttl(&self) -> Duration {
         self.inner.signer.ttl.to_std().unwrap_or_default()
@@ -121,6 +136,8 @@ pub struct TaskFlowBuilder {
     login_throttle: LoginThrottleConfig,
     clock: Arc<dyn Clock>,
     policy: Policy,
+    follow: Option<FollowerConfig>,
+    change_retention: Duration,
 }
 
 impl Default for TaskFlowBuilder {
@@ -140,6 +157,8 @@ impl Default for TaskFlowBuilder {
             login_throttle: LoginThrottleConfig::default(),
             clock: Arc::new(SystemClock),
             policy: Policy::default(),
+            follow: Some(FollowerConfig::default()),
+            change_retention: DEFAULT_CHANGE_RETENTION,
         }
     }
 }
@@ -235,6 +254,23 @@ impl TaskFlowBuilder {
         self
     }
 
+    /// How this instance follows the change log (default: [`FollowerConfig::default`]),
+    /// or `None` not to. Following keeps the cache coherent with writes made through other
+    /// instances and wakes event streams; it starts when [`build`](Self::build) runs inside
+    /// a tokio runtime (outside one there is no follower: the cache is then coherent only
+    /// with this process's writes, and streams poll the store).
+    pub fn follow_changes(mut self, config: Option<FollowerConfig>) -> Self {
+        self.follow = config;
+        self
+    }
+
+    /// How long change-log events are kept (default 7 days); see
+    /// [`TaskFlow::prune_changes`].
+    pub fn change_retention(mut self, retention: Duration) -> Self {
+        self.change_retention = retention;
+        self
+    }
+
     /// Time source (tests use [`ManualClock`](crate::ManualClock)).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -273,6 +309,21 @@ impl TaskFlowBuilder {
             );
         }
         self.login_throttle.check(&mut errors);
+        if let Some(follow) = &self.follow {
+            if follow.poll_interval.is_zero() {
+                errors.add("follow_changes.poll_interval", "must be positive");
+            }
+            if follow.stale_after < follow.poll_interval {
+                errors.add(
+                    "follow_changes.stale_after",
+                    "must be at least the poll interval",
+                );
+            }
+        }
+        let change_retention = TimeDelta::from_std(self.change_retention).unwrap_or(TimeDelta::MAX);
+        if change_retention < TimeDelta::minutes(1) {
+            errors.add("change_retention", "must be at least a minute");
+        }
         let signer = match &self.jwt_secret {
             None => {
                 errors.add("jwt_secret", "is required");
@@ -314,14 +365,30 @@ impl TaskFlowBuilder {
                 "builder validation let a missing part through",
             ));
         };
-        let (store, cache_metrics): (Arc<dyn Store>, _) = match self.cache {
+        let follow = self
+            .follow
+            .filter(|_| tokio::runtime::Handle::try_current().is_ok());
+        let status = follow.as_ref().map(Follower::status_for);
+        let raw_store = Arc::clone(&store);
+        let (store, cached, cache_metrics): (Arc<dyn Store>, _, _) = match self.cache {
             Some(cache) => {
-                let cached = Cached::new(store, cache);
+                let mut cached = Cached::new(store, cache);
+                if let Some(status) = &status {
+                    cached = cached.trust_only_while(Arc::clone(status));
+                }
                 let metrics = cached.metrics();
-                (Arc::new(cached), Some(metrics))
+                let cached = Arc::new(cached);
+                (
+                    Arc::clone(&cached) as Arc<dyn Store>,
+                    Some(cached),
+                    Some(metrics),
+                )
             }
-            None => (store, None),
+            None => (store, None, None),
         };
+        let follower = follow
+            .zip(status)
+            .map(|(config, status)| Follower::spawn(raw_store, cached, status, config));
         Ok(TaskFlow {
             inner: Arc::new(Inner {
                 store,
@@ -334,6 +401,8 @@ impl TaskFlowBuilder {
                 refresh_ttl,
                 session_lifetime,
                 cache_metrics,
+                follower,
+                change_retention,
             }),
         })
     }

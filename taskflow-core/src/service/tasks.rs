@@ -17,7 +17,7 @@ use super::optimistic::retry_lost_races;
 pub const MAX_BULK_IDS: usize = 100;
 
 impl TaskFlow {
-    fn read_scope(&self, principal: &Principal) -> Result<Scope> {
+    pub(super) fn read_scope(&self, principal: &Principal) -> Result<Scope> {
         self.inner.policy.scope(
             principal,
             Permission::ReadAllTasks,
