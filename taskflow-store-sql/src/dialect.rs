@@ -4,7 +4,7 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use sqlx::{Pool, QueryBuilder};
-use taskflow_core::{Error, Result, TaskId};
+use taskflow_core::{Error, LogPosition, Result, TaskId};
 
 use crate::driver::Driver;
 
@@ -42,6 +42,10 @@ pub trait Dialect: Driver {
     /// The function whose `f(column, needle) > 0` says the column contains the needle
     /// literally (no LIKE wildcards).
     const POSITION_FN: &'static str = text::POSITION_FN[Self::COLUMN];
+    /// The change log's position columns as `(major as text, minor)`, and its order.
+    const LOG_POSITION: [&'static str; 2] = text::LOG_POSITION[Self::COLUMN];
+    /// The boolean column "this event can no longer be preceded by one not yet visible".
+    const LOG_SETTLED: &'static str = text::LOG_SETTLED[Self::COLUMN];
 
     /// The embedded migrations.
     fn migrator() -> &'static sqlx::migrate::Migrator {
@@ -62,6 +66,8 @@ pub trait Dialect: Driver {
     fn push_search_words(qb: &mut QueryBuilder<'static, Self>, words: Vec<String>);
     /// The full-text query text matching tasks with words that start with each of `words`.
     fn search_query(words: &[String]) -> String;
+    /// Pushes `<the change log's position> > after`.
+    fn push_log_after(qb: &mut QueryBuilder<'static, Self>, after: LogPosition);
     /// `<t.id is one of ids>` (`ids` is not empty)
     fn push_id_in(qb: &mut QueryBuilder<'static, Self>, ids: &[TaskId]);
 
@@ -126,4 +132,10 @@ pub mod text {
     ];
     /// See [`Dialect::POSITION_FN`](super::Dialect::POSITION_FN).
     pub const POSITION_FN: [&str; 2] = ["instr", "strpos"];
+    /// SQLite positions are one counter (`major` is always 0); PostgreSQL's are
+    /// (transaction id, sequence): see the change-log migration for why.
+    pub const LOG_POSITION: [[&str; 2]; 2] = [["'0', seq", "seq"], ["xid::text, seq", "xid, seq"]];
+    /// SQLite has one writer: what a reader sees is settled. PostgreSQL: events of
+    /// transactions older than every running one.
+    pub const LOG_SETTLED: [&str; 2] = ["1", "xid < pg_snapshot_xmin(pg_current_snapshot())"];
 }

@@ -7,11 +7,14 @@
 //! after the acquire timeout instead.
 
 use std::str::FromStr;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Pool, Postgres, QueryBuilder, Row};
-use taskflow_core::{Error, Result, TaskId};
+use taskflow_core::{Error, LogPosition, Result, TaskId};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::dialect::Dialect;
@@ -52,6 +55,14 @@ impl Dialect for Postgres {
         // prefix and `&` joins them.
         let query: Vec<String> = words.iter().map(|w| format!("'{w}':*")).collect();
         query.join(" & ")
+    }
+    fn push_log_after(qb: &mut QueryBuilder<'static, Self>, after: LogPosition) {
+        // A row comparison over the primary key's columns, so the index serves it.
+        qb.push("(xid, seq) > (");
+        qb.push_bind(after.major().to_string());
+        qb.push("::text::xid8, ");
+        qb.push_bind(i64::try_from(after.minor()).unwrap_or(i64::MAX));
+        qb.push(")");
     }
     fn push_id_in(qb: &mut QueryBuilder<'static, Self>, ids: &[TaskId]) {
         // One array parameter: one prepared statement whatever the number of ids.
@@ -104,11 +115,51 @@ impl DialectStore<Postgres> {
         };
         let reads = ReadRouter::new(replica, options.replica_lag);
         // Parallel connections: a reader pool of its own would only halve each.
-        Ok(Self::from_pools(pool.clone(), pool, reads, false))
+        let store = Self::from_pools(pool.clone(), pool.clone(), reads, false);
+        listen_for_changes(pool, Arc::downgrade(store.appended()));
+        Ok(store)
     }
 
     /// The primary pool.
     pub fn pool(&self) -> &PgPool {
         self.writer()
     }
+}
+
+/// The channel the change-log trigger notifies (migration 0004).
+const CHANGES_CHANNEL: &str = "taskflow_changes";
+
+/// Wakes `appended` on every notification of another process's append to the change log:
+/// `LISTEN` is the wake-up, the table stays the truth, and a follower polls anyway, so a
+/// lost notification or a dead listening connection only delays it. Reconnects after
+/// failures; ends when the store is dropped. Outside a tokio runtime there is no listener
+/// (followers then poll).
+fn listen_for_changes(pool: PgPool, appended: Weak<Notify>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        while appended.strong_count() > 0 {
+            let listener = match PgListener::connect_with(&pool).await {
+                Ok(mut l) => l.listen(CHANGES_CHANNEL).await.map(|()| l),
+                Err(e) => Err(e),
+            };
+            let Ok(mut listener) = listener else {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            };
+            loop {
+                match tokio::time::timeout(Duration::from_secs(5), listener.try_recv()).await {
+                    Ok(Ok(Some(_))) => match appended.upgrade() {
+                        Some(notify) => notify.notify_waiters(),
+                        None => return,
+                    },
+                    // The connection was lost (or failed): listen again on a new one.
+                    Ok(Ok(None) | Err(_)) => break,
+                    Err(_) if appended.strong_count() == 0 => return,
+                    Err(_) => {}
+                }
+            }
+        }
+    });
 }

@@ -25,7 +25,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{Pool, QueryBuilder, Row, Sqlite};
-use taskflow_core::{Error, Result, TaskId};
+use taskflow_core::{Error, LogPosition, Result, TaskId};
 
 use crate::dialect::Dialect;
 use crate::error::db;
@@ -61,6 +61,11 @@ impl Dialect for Sqlite {
         // string; `*` makes it a prefix query and juxtaposition means AND.
         let query: Vec<String> = words.iter().map(|w| format!("\"{w}\"*")).collect();
         query.join(" ")
+    }
+    fn push_log_after(qb: &mut QueryBuilder<'static, Self>, after: LogPosition) {
+        // One counter: the major half is always zero.
+        qb.push("seq > ");
+        qb.push_bind(i64::try_from(after.minor()).unwrap_or(i64::MAX));
     }
     fn push_id_in(qb: &mut QueryBuilder<'static, Self>, ids: &[TaskId]) {
         qb.push("t.id IN (");

@@ -2,14 +2,19 @@
 //! decision. What a dialect's opener decides is only which pools play which role and
 //! whether creates are group-committed.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{Pool, QueryBuilder};
 use taskflow_core::{
-    ListRequest, Result, Scope, SessionId, SessionRecord, SessionRotation, SessionStore,
-    StatsRequest, Store, Task, TaskId, TaskSlice, TaskStats, TaskStore, User, UserId,
-    UserListRequest, UserRecord, UserStore, index_words,
+    Change, ChangeBatch, ChangeEvent, ChangeLog, Error, ListRequest, LogPosition, Result, Scope,
+    SessionId, SessionRecord, SessionRotation, SessionStore, StatsRequest, Store, Task, TaskId,
+    TaskSlice, TaskStats, TaskStore, User, UserId, UserListRequest, UserRecord, UserStore,
+    index_words, to_millis,
 };
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::PoolStats;
@@ -41,6 +46,9 @@ pub struct DialectStore<D: Dialect> {
     reads: ReadRouter<D>,
     /// SQLite: concurrent creates share a transaction, since its writes are serial anyway.
     inserts: Option<GroupCommit>,
+    /// Woken after this handle's appends to the change log, and (PostgreSQL) on every
+    /// notification of another process's: what [`ChangeLog::wait_for_changes`] waits on.
+    appended: Arc<Notify>,
 }
 
 /// Comma-separated items: call [`next`](List::next) before each one.
@@ -79,7 +87,14 @@ impl<D: Dialect> DialectStore<D> {
             reader,
             reads,
             inserts: group_commit.then(GroupCommit::default),
+            appended: Arc::new(Notify::new()),
         }
+    }
+
+    /// What wakes [`ChangeLog::wait_for_changes`]: a dialect's opener hands it to its
+    /// listener of other processes' appends.
+    pub(crate) fn appended(&self) -> &Arc<Notify> {
+        &self.appended
     }
 
     /// The pool of writes and of reads that must see them.
@@ -283,11 +298,107 @@ impl<D: Dialect> DialectStore<D> {
         D::bind_id(qb, *owner.as_uuid());
     }
 
-    /// Runs a task write on the writer, then records it for read routing.
-    async fn write_task(&self, owner: UserId, qb: Qb<D>) -> std::result::Result<u64, sqlx::Error> {
-        let r = Self::execute(&self.writer, qb).await;
+    /// `INSERT INTO change_log` of `changes`, stamped now.
+    fn append_query(changes: &[Change]) -> Qb<D> {
+        let at = to_millis(Utc::now());
+        let mut qb = QueryBuilder::new("INSERT INTO change_log (at, kind, subject, data) VALUES ");
+        let mut rows = List::new(&mut qb);
+        for change in changes {
+            rows.next().push("(");
+            let mut values = List::new(rows.qb);
+            D::bind_time(values.next(), at);
+            D::bind_text(values.next(), change.kind().to_owned());
+            D::bind_id(values.next(), *change.subject().as_uuid());
+            D::bind_text(values.next(), change.data_json());
+            rows.qb.push(")");
+        }
+        qb
+    }
+
+    /// Appends `changes` inside `tx` (in chunks far below the parameter limits).
+    async fn append(tx: &mut sqlx::Transaction<'static, D>, changes: &[Change]) -> Result<()> {
+        for chunk in changes.chunks(INSERT_CHUNK) {
+            D::execute(tx, Self::append_query(chunk))
+                .await
+                .map_err(db)?;
+        }
+        Ok(())
+    }
+
+    /// Commits a transaction that appended to the change log and wakes this handle's
+    /// waiters.
+    async fn commit_logged(&self, tx: sqlx::Transaction<'static, D>) -> Result<()> {
+        tx.commit().await.map_err(db)?;
+        self.appended.notify_waiters();
+        Ok(())
+    }
+
+    /// Runs one write statement and, when it changed rows, appends what `logged` makes of
+    /// the count, in one transaction. `failed` words the statement's own errors.
+    async fn write_logged(
+        &self,
+        qb: Qb<D>,
+        failed: fn(sqlx::Error) -> Error,
+        logged: impl FnOnce(u64) -> Option<Change>,
+    ) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let n = D::execute(&mut tx, qb).await.map_err(failed)?;
+        match logged(n).filter(|_| n > 0) {
+            Some(change) => {
+                Self::append(&mut tx, std::slice::from_ref(&change)).await?;
+                self.commit_logged(tx).await?;
+            }
+            // Nothing changed: dropping the transaction rolls back nothing.
+            None => drop(tx),
+        }
+        Ok(n)
+    }
+
+    /// A task write through [`write_logged`](Self::write_logged), recorded for read
+    /// routing whatever its outcome.
+    async fn write_task(
+        &self,
+        owner: UserId,
+        qb: Qb<D>,
+        logged: impl FnOnce(u64) -> Option<Change>,
+    ) -> Result<u64> {
+        let r = self.write_logged(qb, db, logged).await;
         self.reads.wrote(owner);
         r
+    }
+
+    fn log_position(row: &D::Row) -> Result<LogPosition> {
+        let major = D::text(row, 0)?;
+        let major: u64 = major
+            .parse()
+            .map_err(|_| decode::corrupt(format!("change log position {major:?}")))?;
+        let minor = u64::try_from(D::int(row, 1)?).unwrap_or(0);
+        Ok(LogPosition::new(major, minor))
+    }
+
+    /// The newest pruned position.
+    async fn log_horizon(&self) -> Result<LogPosition> {
+        let qb = QueryBuilder::new("SELECT major, minor FROM change_log_horizon WHERE id = 1");
+        let rows = Self::fetch(&self.writer, qb, true).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| decode::corrupt("change_log_horizon has no row".into()))?;
+        let [major, minor] =
+            [D::int(row, 0)?, D::int(row, 1)?].map(|n| u64::try_from(n).unwrap_or(0));
+        Ok(LogPosition::new(major, minor))
+    }
+
+    /// `SELECT <position> FROM change_log WHERE <cond> ORDER BY <position> DESC LIMIT 1`,
+    /// the condition pushed by `cond`.
+    fn newest_position(cond: impl FnOnce(&mut Qb<D>)) -> Qb<D> {
+        let [columns, order] = D::LOG_POSITION;
+        let mut qb = QueryBuilder::new(format!("SELECT {columns} FROM change_log WHERE "));
+        cond(&mut qb);
+        qb.push(format_args!(
+            " ORDER BY {} DESC LIMIT 1",
+            order.replace(',', " DESC,")
+        ));
+        qb
     }
 }
 
@@ -315,11 +426,12 @@ impl<D: Dialect> UserStore for DialectStore<D> {
         D::bind_time(values.next(), u.updated_at);
         D::bind_int(values.next(), version_param(user.version));
         qb.push(")");
-        match Self::execute(&self.writer, qb).await {
-            Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(duplicate_email()),
-            Err(e) => Err(db(e)),
-        }
+        let user_id = u.id;
+        self.write_logged(qb, user_write_failed, |_| {
+            Some(Change::UserChanged { user_id })
+        })
+        .await?;
+        Ok(())
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<UserRecord>> {
@@ -359,8 +471,7 @@ impl<D: Dialect> UserStore for DialectStore<D> {
         match D::execute(&mut tx, qb).await {
             Ok(0) => return Ok(false),
             Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => return Err(duplicate_email()),
-            Err(e) => return Err(db(e)),
+            Err(e) => return Err(user_write_failed(e)),
         }
         if keep_an_active_admin {
             // Under the guard (or SQLite's single writer), this sees every earlier guarded
@@ -372,7 +483,8 @@ impl<D: Dialect> UserStore for DialectStore<D> {
                 return Err(last_admin());
             }
         }
-        tx.commit().await.map_err(db)?;
+        Self::append(&mut tx, &[Change::UserChanged { user_id: u.id }]).await?;
+        self.commit_logged(tx).await?;
         Ok(true)
     }
 
@@ -426,7 +538,16 @@ impl<D: Dialect> SessionStore for DialectStore<D> {
             D::FALSE
         ));
         D::bind_time(&mut qb, r.now);
-        Ok(Self::execute(&self.writer, qb).await.map_err(db)? == 1)
+        let (user_id, session_id) = (r.user_id, Some(r.id));
+        let n = self
+            .write_logged(qb, db, |_| {
+                Some(Change::SessionsChanged {
+                    user_id,
+                    session_id,
+                })
+            })
+            .await?;
+        Ok(n == 1)
     }
 
     async fn revoke_session(&self, user_id: UserId, id: SessionId) -> Result<()> {
@@ -437,7 +558,14 @@ impl<D: Dialect> SessionStore for DialectStore<D> {
         D::bind_id(&mut qb, *id.as_uuid());
         qb.push(" AND user_id = ");
         D::bind_id(&mut qb, *user_id.as_uuid());
-        Self::execute(&self.writer, qb).await.map_err(db)?;
+        qb.push(format_args!(" AND revoked = {}", D::FALSE));
+        self.write_logged(qb, db, |_| {
+            Some(Change::SessionsChanged {
+                user_id,
+                session_id: Some(id),
+            })
+        })
+        .await?;
         Ok(())
     }
 
@@ -455,7 +583,13 @@ impl<D: Dialect> SessionStore for DialectStore<D> {
         D::bind_id(&mut qb, *user_id.as_uuid());
         qb.push(format_args!(" AND revoked = {} AND id <> ", D::FALSE));
         D::bind_id(&mut qb, keep);
-        Self::execute(&self.writer, qb).await.map_err(db)
+        self.write_logged(qb, db, |_| {
+            Some(Change::SessionsChanged {
+                user_id,
+                session_id: None,
+            })
+        })
+        .await
     }
 
     async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
@@ -475,11 +609,7 @@ impl<D: Dialect> TaskStore for DialectStore<D> {
                     .insert(task, |batch| async move { self.insert_tasks(&batch).await })
                     .await
             }
-            None => {
-                let qb = Self::insert_tasks_query(std::slice::from_ref(task));
-                let r = self.write_task(task.owner_id, qb).await;
-                r.map(drop).map_err(duplicate_task)
-            }
+            None => self.insert_tasks(std::slice::from_ref(task)).await,
         }
     }
 
@@ -491,7 +621,9 @@ impl<D: Dialect> TaskStore for DialectStore<D> {
                 .await
                 .map_err(duplicate_task)?;
         }
-        tx.commit().await.map_err(db)?;
+        let created: Vec<Change> = tasks.iter().cloned().map(Change::TaskCreated).collect();
+        Self::append(&mut tx, &created).await?;
+        self.commit_logged(tx).await?;
         for task in tasks {
             self.reads.wrote(task.owner_id);
         }
@@ -520,7 +652,11 @@ impl<D: Dialect> TaskStore for DialectStore<D> {
 
     async fn replace_task(&self, task: &Task) -> Result<bool> {
         let qb = Self::replace_task_query(task);
-        Ok(self.write_task(task.owner_id, qb).await.map_err(db)? == 1)
+        let updated = Change::TaskUpdated(task.clone());
+        Ok(self
+            .write_task(task.owner_id, qb, |_| Some(updated))
+            .await?
+            == 1)
     }
 
     async fn replace_tasks(&self, tasks: &[Task]) -> Result<Vec<TaskId>> {
@@ -534,7 +670,9 @@ impl<D: Dialect> TaskStore for DialectStore<D> {
                 return Ok(tasks.iter().map(|t| t.id).collect());
             }
         }
-        tx.commit().await.map_err(db)?;
+        let updated: Vec<Change> = tasks.iter().cloned().map(Change::TaskUpdated).collect();
+        Self::append(&mut tx, &updated).await?;
+        self.commit_logged(tx).await?;
         for task in tasks {
             self.reads.wrote(task.owner_id);
         }
@@ -553,7 +691,11 @@ impl<D: Dialect> TaskStore for DialectStore<D> {
             qb.push(" AND version = ");
             D::bind_int(&mut qb, version_param(v));
         }
-        Ok(self.write_task(owner, qb).await.map_err(db)? == 1)
+        let deleted = Change::TaskDeleted {
+            task_id: id,
+            owner_id: owner,
+        };
+        Ok(self.write_task(owner, qb, |_| Some(deleted)).await? == 1)
     }
 
     async fn list_tasks(&self, request: &ListRequest) -> Result<TaskSlice> {
@@ -594,10 +736,117 @@ impl<D: Dialect> Store for DialectStore<D> {
     }
 }
 
+fn user_write_failed(e: sqlx::Error) -> Error {
+    if is_unique_violation(&e) {
+        duplicate_email()
+    } else {
+        db(e)
+    }
+}
+
 fn duplicate_task(e: sqlx::Error) -> taskflow_core::Error {
     if is_unique_violation(&e) {
         duplicate_task_id()
     } else {
         db(e)
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> ChangeLog for DialectStore<D> {
+    async fn read_changes(
+        &self,
+        scope: Scope,
+        after: LogPosition,
+        limit: usize,
+    ) -> Result<ChangeBatch> {
+        if after < self.log_horizon().await? {
+            return Err(Error::ResetRequired {
+                start: self.change_head().await?,
+            });
+        }
+        let [columns, order] = D::LOG_POSITION;
+        let mut qb = QueryBuilder::new(format!(
+            "SELECT {columns}, at, kind, data, {} FROM change_log WHERE ",
+            D::LOG_SETTLED
+        ));
+        if let Scope::Owner(subject) = scope {
+            qb.push("subject = ");
+            D::bind_id(&mut qb, *subject.as_uuid());
+            qb.push(" AND ");
+        }
+        D::push_log_after(&mut qb, after);
+        qb.push(format_args!(" ORDER BY {order} LIMIT "));
+        D::bind_int(
+            &mut qb,
+            i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1),
+        );
+        let rows = Self::fetch(&self.reader, qb, true).await?;
+        let mut events = Vec::with_capacity(rows.len().min(limit));
+        let mut held_back = false;
+        for row in &rows {
+            if !D::flag(row, 5)? {
+                // An older transaction is still running: later events wait for it.
+                held_back = true;
+                break;
+            }
+            if events.len() == limit {
+                break;
+            }
+            events.push(ChangeEvent {
+                position: Self::log_position(row)?,
+                at: D::time(row, 2)?,
+                change: Change::from_parts(&D::text(row, 3)?, &D::text(row, 4)?)?,
+            });
+        }
+        Ok(ChangeBatch {
+            caught_up: !held_back && rows.len() <= limit,
+            events,
+        })
+    }
+
+    async fn change_head(&self) -> Result<LogPosition> {
+        let settled = Self::newest_position(|qb| {
+            qb.push(D::LOG_SETTLED);
+        });
+        let rows = Self::fetch(&self.reader, settled, true).await?;
+        let newest = rows.first().map(Self::log_position).transpose()?;
+        Ok(newest.unwrap_or_default().max(self.log_horizon().await?))
+    }
+
+    async fn prune_changes(&self, before: DateTime<Utc>) -> Result<u64> {
+        let horizon = self.log_horizon().await?;
+        let mut tx = self.begin_write().await?;
+        let newest = Self::newest_position(|qb| {
+            qb.push("at < ");
+            D::bind_time(qb, before);
+        });
+        let rows = D::fetch_all(&mut tx, newest, true).await.map_err(db)?;
+        let Some(newest) = rows.first().map(Self::log_position).transpose()? else {
+            return Ok(0);
+        };
+        let mut delete = QueryBuilder::new("DELETE FROM change_log WHERE at < ");
+        D::bind_time(&mut delete, before);
+        let n = D::execute(&mut tx, delete).await.map_err(db)?;
+        // The horizon only moves forward (PostgreSQL's ages and positions may disagree).
+        let newest = newest.max(horizon);
+        let mut update = QueryBuilder::new("UPDATE change_log_horizon SET major = ");
+        D::bind_int(
+            &mut update,
+            i64::try_from(newest.major()).unwrap_or(i64::MAX),
+        );
+        update.push(", minor = ");
+        D::bind_int(
+            &mut update,
+            i64::try_from(newest.minor()).unwrap_or(i64::MAX),
+        );
+        update.push(" WHERE id = 1");
+        D::execute(&mut tx, update).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(n)
+    }
+
+    async fn wait_for_changes(&self, _after: LogPosition, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.appended.notified()).await;
     }
 }

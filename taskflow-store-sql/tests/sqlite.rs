@@ -10,7 +10,7 @@ use chrono::TimeDelta;
 use taskflow_core::conformance::{PASSWORD, registration};
 use taskflow_core::{
     NewTask, PasswordParams, Priority, Scope, StatsRequest, Status, Store, TaskFlow, TaskPatch,
-    TaskQuery,
+    TaskQuery, UserStore,
 };
 use taskflow_store_sql::{SqlOptions, SqliteStore};
 
@@ -20,6 +20,20 @@ fn scratch(name: &str) -> std::path::PathBuf {
         .join(format!("{name}-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
+}
+
+/// The record `register` makes for `early@example.com`, from an in-memory store.
+async fn early_user() -> taskflow_core::UserRecord {
+    let memory = Arc::new(taskflow_core::MemoryStore::new());
+    flow(memory.clone())
+        .register(registration("early"))
+        .await
+        .unwrap();
+    memory
+        .get_user_by_email("early@example.com")
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 fn flow(store: Arc<dyn Store>) -> TaskFlow {
@@ -248,8 +262,27 @@ async fn migrations_upgrade_from_the_first() {
         .await
         .unwrap();
     let tf = flow(store.clone());
-    // Accounts exist at version 1.
-    tf.register(registration("early")).await.unwrap();
+    // Accounts exist at version 1, written as that schema's code wrote them (the code of
+    // today also appends to the change log, which this schema does not have yet).
+    let early = early_user().await;
+    let u = &early.user;
+    sqlx::query(
+        "INSERT INTO users (id, email, name, name_lower, role, disabled, password_hash, \
+         created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(*u.id.as_uuid())
+    .bind(&u.email)
+    .bind(&u.name)
+    .bind(u.name.to_lowercase())
+    .bind(u.role.as_str())
+    .bind(u.disabled)
+    .bind(&early.password_hash)
+    .bind(u.created_at.timestamp_millis())
+    .bind(u.updated_at.timestamp_millis())
+    .bind(early.version as i64)
+    .execute(store.writer_pool())
+    .await
+    .unwrap();
     let tables: Vec<(String,)> =
         sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'tasks'")
             .fetch_all(store.writer_pool())
