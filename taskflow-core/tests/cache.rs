@@ -309,6 +309,19 @@ impl TaskStore for SlowReads {
 }
 
 #[async_trait]
+impl ChangeLog for SlowReads {
+    async fn read_changes(&self, s: Scope, after: LogPosition, n: usize) -> Result<ChangeBatch> {
+        self.inner.read_changes(s, after, n).await
+    }
+    async fn change_head(&self) -> Result<LogPosition> {
+        self.inner.change_head().await
+    }
+    async fn prune_changes(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.inner.prune_changes(before).await
+    }
+}
+
+#[async_trait]
 impl Store for SlowReads {
     async fn ping(&self) -> Result<()> {
         Ok(())

@@ -72,7 +72,7 @@ pub use server::{
     DEFAULT_MAX_HEADER_BYTES, ServeConfig, serve, shutdown_signal,
 };
 
-use api::{AuthApi, OpsApi, TasksApi, UsersApi};
+use api::{AuthApi, ChangesApi, OpsApi, TasksApi, UsersApi};
 use client_ip::TrustedProxies;
 use metrics::Metrics;
 use outer_middleware::Envelope;
@@ -172,9 +172,17 @@ impl HttpConfig {
 #[error("invalid HTTP configuration: {0}")]
 pub struct ConfigError(String);
 
-fn service(ready_timeout: Duration) -> OpenApiService<(AuthApi, TasksApi, UsersApi, OpsApi), ()> {
+type Apis = (AuthApi, ChangesApi, TasksApi, UsersApi, OpsApi);
+
+fn service(ready_timeout: Duration) -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (AuthApi, TasksApi, UsersApi, OpsApi { ready_timeout }),
+        (
+            AuthApi,
+            ChangesApi,
+            TasksApi,
+            UsersApi,
+            OpsApi { ready_timeout },
+        ),
         "TaskFlow",
         env!("CARGO_PKG_VERSION"),
     )
@@ -217,11 +225,13 @@ pub fn app(
     let docs_html = api.swagger_ui_html().replacen(&generated, &spec, 1);
     let spec_json = spec.clone();
     let allowed_methods = allowed_methods::AllowedMethods::from_spec(&spec);
+    let streams = metrics::StreamGauge::default();
     let metrics = Arc::new(Metrics::new(
         tf.clone(),
         &spec,
         config.pools.clone(),
         config.connections.clone(),
+        streams.clone(),
     ));
     let limits = Limits::new(
         config.rate_limit_per_ip,
@@ -255,6 +265,7 @@ pub fn app(
             }),
         )
         .data(tf)
+        .data(streams)
         .data(PageMemo::new(PAGE_MEMO_BYTES));
     let routes = routes.with(CatchPanic::new().with_handler(outer_middleware::panic_response));
     let routes = if config.cors_origins.is_empty() {

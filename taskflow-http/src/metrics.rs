@@ -30,6 +30,33 @@ pub struct PoolUsage {
     pub max: u64,
 }
 
+/// Event streams open now: each stream holds an [`OpenStream`] while it is served.
+#[derive(Debug, Clone, Default)]
+pub struct StreamGauge(Arc<std::sync::atomic::AtomicUsize>);
+
+/// One open stream of a [`StreamGauge`]; dropping it closes it.
+#[derive(Debug)]
+pub struct OpenStream(Arc<std::sync::atomic::AtomicUsize>);
+
+impl StreamGauge {
+    /// Counts a stream as open until the returned guard is dropped.
+    pub fn opened(&self) -> OpenStream {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        OpenStream(Arc::clone(&self.0))
+    }
+
+    /// Streams open now.
+    pub fn get(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Reads pool usage from the store the server runs on.
 pub type PoolSource = Arc<dyn Fn() -> Vec<PoolUsage> + Send + Sync>;
 
@@ -74,6 +101,7 @@ impl Metrics {
         spec_json: &str,
         pools: Option<PoolSource>,
         connections: ConnectionGauge,
+        streams: StreamGauge,
     ) -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
@@ -100,6 +128,7 @@ impl Metrics {
             tf,
             pools,
             connections,
+            streams,
         }));
         Self {
             registry,
@@ -180,6 +209,7 @@ struct Runtime {
     tf: TaskFlow,
     pools: Option<PoolSource>,
     connections: ConnectionGauge,
+    streams: StreamGauge,
 }
 
 impl fmt::Debug for Runtime {
@@ -217,6 +247,39 @@ impl Collector for Runtime {
                     counter.metric_type(),
                 )?)?;
             }
+        }
+        let streams = ConstGauge::new(self.streams.get() as i64);
+        streams.encode(encoder.encode_descriptor(
+            "taskflow_event_streams_open",
+            "Event streams (GET /events) open now",
+            None,
+            streams.metric_type(),
+        )?)?;
+        if let Some(follower) = self.tf.follower_status() {
+            let read = ConstCounter::new(follower.applied());
+            read.encode(encoder.encode_descriptor(
+                "taskflow_change_events",
+                "Change-log events this instance has read (appended by any instance)",
+                None,
+                read.metric_type(),
+            )?)?;
+            let failures = ConstCounter::new(follower.failures());
+            failures.encode(encoder.encode_descriptor(
+                "taskflow_change_follower_failures",
+                "Failed reads of the change log",
+                None,
+                failures.metric_type(),
+            )?)?;
+            // Until the first read has caught up the lag is unknown: report it as huge, so
+            // an alert on lag fires for a follower that never caught up.
+            let lag = follower.lag().map_or(f64::MAX, |d| d.as_secs_f64());
+            let lag = prometheus_client::metrics::gauge::ConstGauge::new(lag);
+            lag.encode(encoder.encode_descriptor(
+                "taskflow_change_follower_lag_seconds",
+                "Time since the follower last proved it had read the whole change log; past the bound the cache is not trusted",
+                None,
+                lag.metric_type(),
+            )?)?;
         }
         let open = ConstGauge::new(self.connections.get() as i64);
         open.encode(encoder.encode_descriptor(

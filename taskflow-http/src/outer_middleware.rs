@@ -226,7 +226,13 @@ mod tests {
             .with(Envelope {
                 trusted_proxies: TrustedProxies::default(),
                 hsts: false,
-                metrics: Arc::new(Metrics::new(tf, "{}", None, Default::default())),
+                metrics: Arc::new(Metrics::new(
+                    tf,
+                    "{}",
+                    None,
+                    Default::default(),
+                    Default::default(),
+                )),
                 request_timeout: Duration::from_secs(5),
                 body_read_timeout: Duration::from_secs(5),
                 allowed_methods: Arc::default(),

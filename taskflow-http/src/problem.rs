@@ -41,6 +41,9 @@ pub struct ProblemBody {
     /// for bad query parameters).
     #[oai(skip_serializing_if_is_none)]
     pub errors: Option<BTreeMap<String, Vec<String>>>,
+    /// `reset_required`: the change-log position to follow from after refetching.
+    #[oai(skip_serializing_if_is_none)]
+    pub start: Option<String>,
     /// The request id, also sent as `X-Request-Id`.
     pub request_id: String,
 }
@@ -52,6 +55,9 @@ pub struct ApiError {
     code: ErrorCode,
     detail: String,
     errors: Option<BTreeMap<String, Vec<String>>>,
+    /// `reset_required`: where to start from (text: a `u128` would double the
+    /// alignment, and the size, of every error).
+    start: Option<Box<str>>,
     headers: Vec<(HeaderName, HeaderValue)>,
     /// Logged with the request id for `500`/`503`; never sent to the client.
     source: Option<taskflow_core::BoxError>,
@@ -104,6 +110,8 @@ fn http_of(code: ErrorCode) -> (StatusCode, &'static str, Option<&'static str>) 
             "Version mismatch",
             Some("`version_mismatch`: `If-Match` does not match the task's current version."),
         ),
+        // Only the change feed answers it: listed on that operation, not on every one.
+        C::ResetRequired => (StatusCode::GONE, "Reset required", None),
         C::PayloadTooLarge => (
             StatusCode::PAYLOAD_TOO_LARGE,
             "Payload too large",
@@ -160,6 +168,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: None,
+            start: None,
             headers: Vec::new(),
             source: None,
         }
@@ -302,6 +311,7 @@ impl ApiError {
             detail: self.detail.clone(),
             code: self.code.as_str().to_owned(),
             errors: self.errors.clone(),
+            start: self.start.as_deref().map(str::to_owned),
             request_id: request_id.to_owned(),
         }
     }
@@ -349,6 +359,14 @@ impl From<Error> for ApiError {
             Error::Unavailable(source) => {
                 let mut e = Self::unavailable("the store cannot be reached; retry later");
                 e.source = Some(source);
+                e
+            }
+            Error::ResetRequired { start } => {
+                let mut e = Self::new(
+                    ErrorCode::ResetRequired,
+                    "the change log no longer reaches back to that position: refetch, then follow from `start`",
+                );
+                e.start = Some(start.to_string().into());
                 e
             }
             Error::Internal(source) => Self::internal(Some(source)),

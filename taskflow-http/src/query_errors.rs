@@ -78,6 +78,14 @@ impl QueryErrors {
         }
     }
 
+    /// Records that `name` must be `what` (a parameter parsed by the caller).
+    pub fn add(&mut self, name: &str, what: &str) {
+        self.0
+            .entry(name.to_owned())
+            .or_default()
+            .push(what.to_owned());
+    }
+
     /// `400 malformed_request` listing every failure, if any.
     pub fn into_result(self) -> Result<(), ApiError> {
         if self.0.is_empty() {

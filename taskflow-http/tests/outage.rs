@@ -20,8 +20,8 @@ use taskflow_http::HttpConfig;
 use taskflow_store_mongo::{MongoOptions, MongoStore};
 use taskflow_store_sql::{PostgresStore, SqlOptions};
 
-use support::proxy::Proxy;
 use support::{Account, Server, env_url, flow, fresh_pg_schema};
+use taskflow_test_support::proxy::Proxy;
 
 /// The server's request timeout in these tests: short, so a stall is over quickly.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(4);

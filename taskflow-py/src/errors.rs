@@ -64,6 +64,13 @@ create_exception!(
     "The store cannot be reached; retry later."
 );
 
+create_exception!(
+    taskflow,
+    ResetRequiredError,
+    TaskFlowError,
+    "A change-log position is older than the log keeps: refetch, then follow from `.start`."
+);
+
 /// Core's error on its way to Python (a local type, so `From` can be implemented here).
 #[derive(Debug)]
 pub struct TfError(pub Error);
@@ -87,6 +94,7 @@ fn exception_of(py: Python<'_>, code: ErrorCode) -> Bound<'_, PyType> {
         C::Unauthenticated => py.get_type::<AuthenticationError>(),
         C::Forbidden => py.get_type::<PermissionDeniedError>(),
         C::RateLimited => py.get_type::<RateLimitedError>(),
+        C::ResetRequired => py.get_type::<ResetRequiredError>(),
         C::Unavailable => py.get_type::<UnavailableError>(),
         C::Internal
         | C::MalformedRequest
@@ -116,6 +124,9 @@ impl From<TfError> for PyErr {
                 }
                 Error::VersionMismatch { current } => {
                     let _ = value.setattr("current_version", *current);
+                }
+                Error::ResetRequired { start } => {
+                    let _ = value.setattr("start", start.to_string());
                 }
                 _ => {}
             }

@@ -37,6 +37,8 @@ pub mod http;
 pub mod nx;
 #[cfg(feature = "postgres")]
 pub mod pg;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 
 use std::collections::HashSet;
 use std::io::Write;

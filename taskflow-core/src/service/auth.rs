@@ -2,6 +2,8 @@
 
 use std::net::IpAddr;
 
+use chrono::{DateTime, Utc};
+
 use crate::auth::password::Verified;
 use crate::auth::throttle::AccountKey;
 use crate::auth::{SessionRecord, TokenPair, refresh};
@@ -229,6 +231,14 @@ impl TaskFlow {
             }),
             _ => Err(Error::Unauthenticated("session has ended")),
         }
+    }
+
+    /// When an access token stops being accepted (its `exp`), once its signature and
+    /// claims check out: a stream authenticated by it ends then.
+    pub fn access_token_expires_at(&self, access_token: &str) -> Result<DateTime<Utc>> {
+        let claims = self.inner.signer.verify_cached(access_token, self.now())?;
+        DateTime::from_timestamp(claims.exp, 0)
+            .ok_or(Error::Unauthenticated("access token has no valid expiry"))
     }
 
     /// Ends the caller's session: its refresh family and every access token issued from it

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures_util::Stream;
 use tokio::sync::Notify;
 
@@ -36,36 +36,34 @@ const STREAM_BATCH: usize = 100;
 /// Longest a stream waits for a wake-up before reading the log anyway.
 const STREAM_RECHECK: Duration = Duration::from_secs(1);
 
-/// One event as a principal sees it (the HTTP stream's frames, Python's `Event`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Event {
-    /// Its position in the log; a stream resumes after it.
-    pub id: LogPosition,
-    /// `task.created`, `task.updated`, `task.deleted`, or `reset` (the stream's position
-    /// was older than the log keeps: refetch, then follow from `id`).
-    pub kind: &'static str,
-    /// When it was appended (for `reset`: when the reset was noticed).
-    pub at: DateTime<Utc>,
-    /// The event's data: see [`Change::data`]; for `reset`, `{"start": id}`.
-    pub data: serde_json::Value,
+/// What a principal's event stream yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A task event the principal may see (`task.created`, `task.updated`,
+    /// `task.deleted`).
+    Change(ChangeEvent),
+    /// The position asked for is older than the log keeps: refetch, then the stream
+    /// goes on after `start`.
+    Reset {
+        /// Where the stream goes on from.
+        start: LogPosition,
+    },
 }
 
 impl Event {
-    fn of(event: &ChangeEvent) -> Self {
-        Self {
-            id: event.position,
-            kind: event.change.kind(),
-            at: event.at,
-            data: event.change.data(),
+    /// The position a client resumes after (`Last-Event-ID`).
+    pub fn id(&self) -> LogPosition {
+        match self {
+            Event::Change(e) => e.position,
+            Event::Reset { start } => *start,
         }
     }
 
-    fn reset(start: LogPosition) -> Self {
-        Self {
-            id: start,
-            kind: "reset",
-            at: Utc::now(),
-            data: serde_json::json!({ "start": start }),
+    /// The event type: the change's kind, or `reset`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Change(e) => e.change.kind(),
+            Event::Reset { .. } => "reset",
         }
     }
 }
@@ -326,7 +324,7 @@ async fn read_some(st: &mut StreamState) -> Result<()> {
         Ok(batch) => batch,
         Err(Error::ResetRequired { start }) => {
             st.after = start;
-            st.pending.push_back(Event::reset(start));
+            st.pending.push_back(Event::Reset { start });
             return Ok(());
         }
         Err(e) => return Err(e),
@@ -348,7 +346,7 @@ async fn read_some(st: &mut StreamState) -> Result<()> {
         }
         // The scope as of this event: a role change read above applies from here on.
         if shows(st.tf.read_scope(&st.principal)?, &event.change) {
-            st.pending.push_back(Event::of(event));
+            st.pending.push_back(Event::Change(event.clone()));
         }
     }
     if batch.caught_up && st.pending.is_empty() {

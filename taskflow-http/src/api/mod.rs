@@ -1,11 +1,13 @@
 //! One `#[OpenApi]` impl per resource, combined as a tuple in [`crate::app`].
 
 mod auth;
+mod changes;
 mod ops;
 mod tasks;
 mod users;
 
 pub use auth::AuthApi;
+pub use changes::ChangesApi;
 pub use ops::OpsApi;
 pub use tasks::TasksApi;
 pub use users::UsersApi;

@@ -6,12 +6,14 @@
 //! field at once with the messages of `docs/http-api.md`.
 
 mod auth;
+mod changes;
 mod ops;
 mod tasks;
 mod users;
 mod wire;
 
 pub use auth::{LoginIn, PasswordIn, ProfileIn, RefreshIn, RegisterIn, TokenPairOut};
+pub use changes::{EventOut, TaskChangesOut};
 pub use ops::{HealthOut, ReadinessOut};
 pub use tasks::{BulkStatusIn, BulkStatusOut, NewTaskIn, StatsOut, TaskOut, TaskPage, TaskPatchIn};
 pub use users::{UserOut, UserPage, UserPatchIn};

@@ -133,6 +133,8 @@ enum Case {
     MissingAccount,
     /// `{"role": "admin"}` on the owner's account (for the owner: self-promotion).
     PromoteOwner,
+    /// An event stream: a `200` is checked by its head (the body never ends), then closed.
+    Stream,
 }
 
 impl Case {
@@ -226,6 +228,8 @@ const TABLE: &[Row] = {
     row("GET",    "/api/v1/tasks/stats",      OfOwner,               [E401, E403, E403, S200, E401, E401, E401, E401, E401, E401, E401]),
     row("POST",   "/api/v1/tasks/bulk-status", BulkStatus,           [E401, S200, E404, S200, E401, E401, E401, E401, E401, E401, E401]),
     row("POST",   "/api/v1/tasks/bulk-status", BulkStatusMissing,    [E401, E404, E404, E404, E401, E401, E401, E401, E401, E401, E401]),
+    row("GET",    "/api/v1/tasks/changes",    Plain,                 [E401, S200, S200, S200, E401, E401, E401, E401, E401, E401, E401]),
+    row("GET",    "/api/v1/events",           Stream,                [E401, S200, S200, S200, E401, E401, E401, E401, E401, E401, E401]),
     row("GET",    "/api/v1/tasks/{id}",       OwnersTask,            [E401, S200, E404, S200, E401, E401, E401, E401, E401, E401, E401]),
     row("GET",    "/api/v1/tasks/{id}",       OwnersTaskNotModified, [E401, S304, E404, S304, E401, E401, E401, E401, E401, E401, E401]),
     row("GET",    "/api/v1/tasks/{id}",       MissingTask,           [E401, E404, E404, E404, E401, E401, E401, E401, E401, E401, E401]),
@@ -480,7 +484,7 @@ impl World<'_> {
         let mut header = None;
         let mut body = None;
         match row.case {
-            Case::Plain | Case::ListTasks | Case::LogoutAll => {}
+            Case::Plain | Case::ListTasks | Case::LogoutAll | Case::Stream => {}
             Case::Register => {
                 body = Some(json!({
                     "email": format!("new{}@example.com", self.next()),
@@ -567,10 +571,16 @@ impl World<'_> {
             req = req.json(&body);
         }
         let resp = req.send().await.unwrap();
+        let streaming = row.case == Case::Stream && resp.status() == StatusCode::OK;
         let reply = Reply {
             status: resp.status(),
             headers: resp.headers().clone(),
-            text: resp.text().await.unwrap(),
+            // Dropping the response closes the stream.
+            text: if streaming {
+                String::new()
+            } else {
+                resp.text().await.unwrap()
+            },
         };
         let changed = match row.case.probes_owner() {
             None => None,

@@ -1,8 +1,8 @@
 //! Black-box test helpers: a real server on a real socket over each backend, an HTTP
-//! client, accounts, a TCP proxy the test can cut, and raw HTTP/1.1 for malformed requests.
+//! client, accounts, and raw HTTP/1.1 for malformed requests (the TCP proxy the outage
+//! tests cut is `taskflow_test_support::proxy`).
 #![allow(dead_code)]
 
-pub mod proxy;
 pub mod raw;
 
 use std::sync::Arc;

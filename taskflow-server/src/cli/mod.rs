@@ -112,6 +112,49 @@ struct ServeArgs {
     shutdown_timeout: u64,
     #[command(flatten)]
     connections: ConnectionArgs,
+    #[command(flatten)]
+    changes: ChangeArgs,
+}
+
+/// How this instance follows the change log (docs/running-several-instances.md).
+#[derive(Debug, Args)]
+struct ChangeArgs {
+    /// Milliseconds within which a write made through another instance (a logout, a
+    /// disabled account, an updated task) is honoured here: past it without proof that the
+    /// change log was read, the cache is not trusted and reads go to the database.
+    #[arg(long, env = "TASKFLOW_COHERENCE_BOUND_MS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    coherence_bound_ms: u64,
+    /// Milliseconds between reads of the change log when no wake-up arrives (PostgreSQL
+    /// wakes followers with LISTEN/NOTIFY; SQLite processes and MongoDB without change
+    /// streams rely on this poll).
+    #[arg(long, env = "TASKFLOW_CHANGE_POLL_MS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    change_poll_ms: u64,
+    /// Days change-log events are kept: clients that were offline longer start over.
+    #[arg(long, env = "TASKFLOW_CHANGE_RETENTION_DAYS", default_value_t = 7, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    change_retention_days: u64,
+}
+
+impl ChangeArgs {
+    fn follower(&self) -> Result<taskflow_core::FollowerConfig, String> {
+        let bound = Duration::from_millis(self.coherence_bound_ms);
+        let poll = Duration::from_millis(self.change_poll_ms);
+        if poll * 2 > bound {
+            return Err(format!(
+                "--change-poll-ms ({}) must be at most half of --coherence-bound-ms ({}), \
+                 or the cache would keep falling out of trust between two reads",
+                self.change_poll_ms, self.coherence_bound_ms
+            ));
+        }
+        Ok(taskflow_core::FollowerConfig {
+            poll_interval: poll,
+            stale_after: bound,
+            ..taskflow_core::FollowerConfig::default()
+        })
+    }
+
+    fn retention(&self) -> Duration {
+        Duration::from_secs(self.change_retention_days * 24 * 3600)
+    }
 }
 
 /// Connection limits (SECURITY.md, "Connection limits", says what each defends against).
@@ -269,11 +312,19 @@ fn email_problems(report: &EmailNormalization) -> Vec<String> {
     collisions.chain(invalid).collect()
 }
 
+/// How `serve` runs the change log: the follower's numbers and the retention. Other
+/// commands do not follow it.
+struct Following {
+    follower: taskflow_core::FollowerConfig,
+    retention: Duration,
+}
+
 async fn handle(
     store: &AnyStore,
     db_url: &str,
     secret: &SecretArgs,
     cache: bool,
+    following: Option<Following>,
 ) -> Result<TaskFlow, String> {
     let secret = secret::resolve(secret.jwt_secret_file.as_deref(), db_url)?;
     let mut builder = TaskFlow::builder()
@@ -282,6 +333,12 @@ async fn handle(
     if cache {
         builder = builder.cache(MokaCache::default());
     }
+    builder = match following {
+        Some(f) => builder
+            .follow_changes(Some(f.follower))
+            .change_retention(f.retention),
+        None => builder.follow_changes(None),
+    };
     builder.build().map_err(|e| match e {
         taskflow_core::Error::Validation(v) if v.fields().contains_key("jwt_secret") => {
             "the JWT secret is shorter than 32 bytes; refusing to start".to_owned()
@@ -291,19 +348,26 @@ async fn handle(
 }
 
 async fn serve(args: ServeArgs) -> CliResult {
+    let following = Following {
+        follower: args.changes.follower()?,
+        retention: args.changes.retention(),
+    };
     let store = store::open(&args.db.database_url).await?;
-    let tf = handle(
-        &store,
-        &args.db.database_url,
-        &args.secret,
-        args.cache == Switch::On,
-    )
-    .await?;
+    // Migrated first: the follower reads the change log as soon as the handle exists.
     store
         .migrate()
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
     normalize_emails(&store).await?;
+    let tf = handle(
+        &store,
+        &args.db.database_url,
+        &args.secret,
+        args.cache == Switch::On,
+        Some(following),
+    )
+    .await?;
+    let housekeeping = tokio::spawn(housekeeping(tf.clone()));
     let limits = &args.connections;
     let connections = taskflow_http::ConnectionGauge::default();
     let serve_config = taskflow_http::ServeConfig {
@@ -347,9 +411,30 @@ async fn serve(args: ServeArgs) -> CliResult {
         serve_config,
     )
     .await;
+    housekeeping.abort();
     store.close().await;
     tracing::info!("stopped");
     served.map_err(|e| format!("server error: {e}"))
+}
+
+/// How often `serve` prunes the change log and purges expired sessions.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3600);
+
+/// Prunes change-log events past the retention and purges expired sessions, now and then.
+/// Both are idempotent, so every instance of a fleet may run them.
+async fn housekeeping(tf: TaskFlow) {
+    let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
+    loop {
+        every.tick().await;
+        match tf.prune_changes().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "pruned change-log events past the retention"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune the change log; retrying later"),
+        }
+        if let Err(e) = tf.purge_expired_sessions().await {
+            tracing::warn!(error = %e, "cannot purge expired sessions; retrying later");
+        }
+    }
 }
 
 /// File descriptors kept for the store, logs and the listener beyond client connections.
@@ -380,7 +465,7 @@ async fn create_admin(args: CreateAdminArgs) -> CliResult {
         .migrate()
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
-    let tf = handle(&store, &args.db.database_url, &args.secret, false).await?;
+    let tf = handle(&store, &args.db.database_url, &args.secret, false, None).await?;
     let result = tf
         .create_admin(Registration {
             email: args.email,

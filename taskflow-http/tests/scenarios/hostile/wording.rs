@@ -83,6 +83,9 @@ fn judged_by_core(path: &str, name: &str) -> Option<(&'static str, &'static str)
         ("/tasks", "tag") => ("no spaces", "must match [a-z0-9_-]{1,32}"),
         ("/tasks", "cursor") => ("xyz", "is not a cursor of this listing"),
         ("/users", "q") => ("\u{1}", "must not contain control characters"),
+        ("/tasks/changes", "since") | ("/events", "last_event_id") => {
+            ("xyz", "must be an event id as the server gave it")
+        }
         _ => return None,
     })
 }
