@@ -204,23 +204,25 @@ impl Outboxed {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CrashPoint {
     /// After the document write (its event in the outbox), before anything is logged.
-    AfterWrite,
+    DocumentWritten,
     /// After the first event of a batch was appended to `events`, before the others.
-    AfterFirstEvent,
+    FirstEventAppended,
     /// After the events were appended, before the outboxes are cleared (or tombstones
     /// removed).
-    AfterLog,
+    EventsAppended,
 }
 
 /// Whether this handle follows `events` with a change stream.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Watch {
-    /// Not wanted or not possible on this server.
+    /// Not wanted, or refused by the server.
     Off,
     /// Wanted, not started yet (it starts with the first wait).
     Idle,
-    /// A task holds the change stream.
-    Running,
+    /// A task is opening the change stream (or reopening it after a network error).
+    Opening,
+    /// A task follows the change stream.
+    Open,
 }
 
 /// The change-log state of one store handle (shared by its clones).
@@ -381,7 +383,7 @@ impl MongoStore {
     /// Logs the events of a write that has just stored them in its documents' outboxes, in
     /// order, then clears the outboxes: the write may be acknowledged once this returns.
     pub(crate) async fn log_write(&self, items: Vec<Outboxed>) -> Result<()> {
-        self.checkpoint(CrashPoint::AfterWrite)?;
+        self.checkpoint(CrashPoint::DocumentWritten)?;
         self.log_and_clear(items).await
     }
 
@@ -391,7 +393,7 @@ impl MongoStore {
             return Ok(());
         }
         self.append(&items).await?;
-        self.checkpoint(CrashPoint::AfterLog)?;
+        self.checkpoint(CrashPoint::EventsAppended)?;
         self.clear(&items).await
     }
 
@@ -457,7 +459,7 @@ impl MongoStore {
                     .collect();
                 let crash = cfg!(feature = "fault-injection")
                     && batch.len() > 1
-                    && self.checkpoint(CrashPoint::AfterFirstEvent).is_err();
+                    && self.checkpoint(CrashPoint::FirstEventAppended).is_err();
                 if crash {
                     batch.truncate(1);
                 }
@@ -497,7 +499,7 @@ impl MongoStore {
                     }
                 }
                 if crash {
-                    return Err(Error::unavailable("injected crash at AfterFirstEvent"));
+                    return Err(Error::unavailable("injected crash at FirstEventAppended"));
                 }
             }
             // I2: a position at or below the horizon may be a pruned slot that a stale tail
@@ -629,7 +631,7 @@ impl MongoStore {
         if !matches!(*watch, Watch::Idle) {
             return;
         }
-        *watch = Watch::Running;
+        *watch = Watch::Opening;
         let state = Arc::downgrade(&self.log);
         tokio::spawn(watch_events(self.events.clone(), state));
     }
@@ -709,6 +711,13 @@ impl MongoStore {
         Ok(deleted.deleted_count)
     }
 
+    /// Whether this handle's waiters are woken by a change stream on `events` right now
+    /// (see [`ChangeStreams`]): false before the first wait opened it, and for good once the
+    /// server refused it.
+    pub fn follows_change_stream(&self) -> bool {
+        *lock(&self.log.watch) == Watch::Open
+    }
+
     pub(crate) async fn wait_for_changes_impl(&self, after: LogPosition, timeout: Duration) {
         let appended = self.log.appended.notified();
         tokio::pin!(appended);
@@ -733,8 +742,10 @@ fn first_failed(e: &mongodb::error::Error) -> Option<usize> {
 }
 
 /// Follows `events` with a change stream and wakes the handle's waiters on every insert,
-/// until the handle is dropped. Reopens the stream after an error; a server that answers
-/// a getMore at once (nx-27017) is asked at most every 50 ms.
+/// until the handle is dropped. Reopens the stream after an error; gives up (waiters then
+/// sleep-poll) when the server refuses to open one (a standalone server; nx-27017, whose
+/// cursor ids the driver does not accept); asks a server that answers a getMore at once at
+/// most every 50 ms.
 async fn watch_events(events: Collection<Document>, state: Weak<LogState>) {
     const RETRY: Duration = Duration::from_secs(1);
     const QUICKEST: Duration = Duration::from_millis(50);
@@ -751,10 +762,26 @@ async fn watch_events(events: Collection<Document>, state: Weak<LogState>) {
             .pipeline(pipeline.clone())
             .max_await_time(WATCH_AWAIT)
             .await;
-        let Ok(mut stream) = opened else {
-            tokio::time::sleep(RETRY).await;
-            continue;
+        let mut stream = match opened {
+            Ok(stream) => stream,
+            Err(e) => {
+                let unreachable = db(e).code() == "unavailable";
+                let Some(live) = state.upgrade() else {
+                    return;
+                };
+                if !unreachable {
+                    *lock(&live.watch) = Watch::Off;
+                    return;
+                }
+                drop(live);
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
         };
+        match state.upgrade() {
+            Some(live) => *lock(&live.watch) = Watch::Open,
+            None => return,
+        }
         loop {
             let started = Instant::now();
             let next = tokio::time::timeout(WATCH_AWAIT * 4, stream.next_if_any()).await;
@@ -771,6 +798,7 @@ async fn watch_events(events: Collection<Document>, state: Weak<LogState>) {
                 }
                 // A getMore that hangs past its await time, or fails: a fresh stream.
                 Err(_) | Ok(Err(_)) => {
+                    *lock(&live.watch) = Watch::Opening;
                     drop(live);
                     tokio::time::sleep(RETRY).await;
                     break;

@@ -31,22 +31,115 @@
 //!   then write. Unguarded writes can only add admins, so the count cannot drop meanwhile.
 //! - Every query on a user's tasks carries `owner_id`, the shard key, so it is routed to one
 //!   shard rather than broadcast.
+//! - The change log: see the next section.
+//!
+//! ## The change log without transactions
+//! The contract ([`ChangeLog`]) asks that every acknowledged write appends its event, that
+//! a failed write appends none, and that a reader resuming after the last position it saw
+//! never skips one. Without multi-document transactions the record and its event cannot be
+//! written in one atomic operation in two collections, so the event travels **inside the
+//! record** first:
+//!
+//! 1. **Write.** Every write of a user, session or task document also sets its *outbox*:
+//!    four string fields `pend` (the event's id, a UUIDv7), `pend_kind`, `pend_subject`
+//!    and `pend_data` (what [`Change::kind`], [`Change::subject`] and [`Change::data_json`]
+//!    give), in the same single-document insert, replace or `$set`; a logout-all puts one
+//!    event into every session it revokes. A write's filter also requires an empty outbox
+//!    (`pend: ""`), so it never overwrites an event not logged yet. A delete does not
+//!    delete: a conditional replace turns the task into a *tombstone* (`deleted: 1`,
+//!    `_id`, `owner_id` and the outbox), which every task query skips (`deleted: 0` is
+//!    part of every task filter).
+//! 2. **Append.** The writer inserts the events into `events` (`_id` = event id, `pos`,
+//!    `kind`, `subject`, `data`, `at`, `at_ms`) at the next positions, in order. A
+//!    position is taken by the insert itself (unique index on `pos`), so of two handles
+//!    appending at once one gets it and the other moves on, and a handle appends position
+//!    `p + 1` only once it knows `p` is taken (its own insert returned, or another's
+//!    blocked it): positions have no holes and are inserted in order. An event whose id is
+//!    already in `events` (the unique `_id`) was logged by someone else and is skipped.
+//!    There is no counter: the next position is one past the newest stored (or past the
+//!    horizon below, when pruning removed everything), and each handle remembers where it
+//!    appended last, so normally the first insert succeeds.
+//! 3. **Check.** The writer then reads the horizon (the newest pruned position, in
+//!    `meta`). An event at or below it sits in a slot pruning freed, which no reader
+//!    would look at (a handle that last appended before a prune tries such a slot); it is
+//!    deleted and appended again higher up.
+//! 4. **Clear.** The writer empties the outboxes that still hold those events (a
+//!    conditional `$set` on `pend`), or removes the tombstone; then it acknowledges.
+//!
+//! **Nothing is lost.** Whatever step a writer dies after (a `kill -9`, a lost
+//! connection, a dropped future), its events are in `events` or in an outbox, and an
+//! outbox is emptied only after step 3 confirmed its event in the log. Two things log
+//! what a dead writer left: every handle's readers ([`ChangeLog::read_changes`], which
+//! followers and streams call) run a *recovery pass* about once a second, which appends
+//! the events of outboxes older than [`MongoOptions::recovery_grace`] (oldest first) and
+//! clears them ([`MongoStore::recover_pending`] runs one by hand); and the next write to
+//! the same document, refused because its outbox is full, logs that event before
+//! retrying, so the events of one document keep the order of its writes. Both are
+//! idempotent (an event id is logged once), so racing a live writer only costs work. An
+//! acknowledged write's events are in `events` before the acknowledgement, so a read that
+//! begins after it sees them: `caught_up` is false only when the limit cut the batch.
+//!
+//! **Nothing of a failed write is logged.** A conditional write that did not match wrote
+//! nothing, hence no outbox. A batch insert that fails part-way deletes the tasks it did
+//! insert while their outboxes still hold its events (nobody else writes a document
+//! whose outbox is full); had a recovery pass logged one meanwhile, it also logs that
+//! task's deletion, so the log still tells what the store holds. A write that reported
+//! an error after its document was written (a timeout, a crash) did change the store,
+//! and its event is logged: the log never shows less than the documents do.
+//!
+//! **Nobody reads past a missing event.** A reader sees a prefix of the positions above the
+//! horizon: they have no holes and each is inserted only after the one before it is
+//! stored. While a deleted task's event is not logged, the tombstone already hides the
+//! task, so a cache that follows the log cannot reload it after the event. Pruning
+//! ([`ChangeLog::prune_changes`]) raises the horizon (`$max`) *before* deleting the old
+//! events, and readers read the horizon *after* the events: a reader whose position is
+//! below it gets [`Error::ResetRequired`] (with the current head), never a batch with
+//! pruned events silently missing.
+//!
+//! A create now takes four sequential round trips (insert with the outbox, insert the
+//! event, read the horizon, clear the outbox) instead of one; an update or delete the
+//! same; one more (reading the newest position) after another handle appended since this
+//! one last did, and a few more when a write finds another write's event in its document
+//! (read the document, log and clear that event, retry). There is no lease: the unique position is the only arbiter, so a paused
+//! appender cannot reorder the log when it resumes (its insert fails on a taken position).
+//! The remaining gaps: with write concern `w: 1` on a replica set, a failover can roll back
+//! acknowledged writes, events included (use `w: "majority"` to rule that out); and the TTL
+//! index on sessions may delete an expired session before a recovery pass logged the event
+//! a dead writer left in it (never one of an acknowledged write, which is logged first).
+//!
+//! [`ChangeLog::wait_for_changes`] returns early when this handle appended, and, on replica
+//! sets and sharded clusters ([`ChangeStreams`]), when a change stream on `events` reports
+//! an insert by any instance; otherwise it sleeps its timeout (the follower polls).
+//!
+//! Documents written by versions without the change log lack the outbox fields and
+//! `deleted`; opening a store adds them (empty outbox, not deleted). Instances of such a
+//! version must not write while instances of this one run.
 //!
 //! ## Indexes ([`MongoStore::ensure_indexes`], run at open, idempotent)
-//! `users`: unique `email`; `role, disabled`. `sessions`: `user_id`; TTL on `expires_at`.
+//! `users`: unique `email`; `role, disabled`; `pend`. `sessions`: `user_id`; TTL on
+//! `expires_at`; `pend`.
 //! `tasks`: `owner_id, status, created_ms`; `owner_id, created_ms, _id`;
 //! `owner_id, updated_ms, _id`; `owner_id, has_due, due_ms, _id`;
 //! `owner_id, priority_rank, _id`; `created_ms, _id`; `owner_id, tags`;
 //! `owner_id, search_words` (full-text: core's `index_words`, matched by anchored prefix
 //! regexes, which gives exactly the `q` semantics of the other stores; a MongoDB `text`
-//! index stems and cannot match word prefixes).
+//! index stems and cannot match word prefixes); `pend`.
+//! `events`: unique `pos` (log order, and what makes positions unique); `subject, pos`
+//! (reads of one user's events, [`Scope::Owner`]); `at_ms` (pruning). The unique event id
+//! is `_id`. The `pend` indexes serve the recovery pass (`pend` between `""` and the
+//! UUIDv7 prefix of "now minus the grace") and the backfill at open.
 //!
 //! ## Where nx-27017 differs from MongoDB, and what this store does
 //! - Binary UUIDs are stored as generic binary and then not found by `_id`: ids are UUID
 //!   strings (hyphenated lower-case hex, so string order is UUID order).
 //! - `$set`/`$push` change types (dates become strings, booleans 0/1, subdocuments JSON
-//!   strings): tasks and users are only ever inserted or replaced whole; the only `$set`s
-//!   write the string `state` of sessions.
+//!   strings): tasks and users are only ever inserted or replaced whole; `$set`s write only
+//!   strings (the `state` of sessions, the outbox fields), except the backfill at open of
+//!   the integer `deleted: 0`, which nx-27017 keeps an integer. The outbox is four string
+//!   fields rather than a subdocument for the same reason.
+//! - Change streams open, but their cursor ids are 32-bit, which the driver refuses (and
+//!   they answer a getMore at once instead of awaiting): [`ChangeStreams::Auto`] leaves
+//!   them off there, and a refused stream falls back to sleep-polling.
 //! - A date comparison inside an aggregation `$match` matches nothing: aggregations only
 //!   group (by status, by priority); date-range counts use `count_documents`.
 //! - Outside aggregations, date comparisons ignore milliseconds (a date 3 ms later is
@@ -141,11 +234,11 @@ impl Default for MongoOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ChangeStreams {
     /// On replica sets and sharded clusters (where MongoDB has change streams), off on
-    /// standalone servers and nx-27017 (whose change streams answer at once instead of
-    /// waiting, which would make the stream a busy poll).
+    /// standalone servers and nx-27017.
     #[default]
     Auto,
-    /// Always (a server without change streams makes the stream retry once a second).
+    /// Whenever the server opens one (a server that refuses, such as a standalone MongoDB
+    /// or nx-27017, leaves waiters sleep-polling as with `Disabled`).
     Enabled,
     /// Never: waiters sleep until their timeout or this handle's own next append.
     Disabled,
