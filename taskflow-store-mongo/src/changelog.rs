@@ -43,6 +43,8 @@ const HORIZON: &str = "changes";
 const RECOVERY_INTERVAL: Duration = Duration::from_secs(1);
 /// Most outboxes one recovery pass logs per collection.
 const RECOVERY_BATCH: i64 = 500;
+/// Positions taken by other appenders in a row after which an append gives up.
+const MAX_CONFLICTS: u32 = 1000;
 /// How long a change stream's getMore waits for an event on the server.
 const WATCH_AWAIT: Duration = Duration::from_millis(500);
 
@@ -442,6 +444,7 @@ impl MongoStore {
         let mut seen = HashSet::new();
         todo.retain(|p| seen.insert(p.eid.clone()));
         let mut newest = 0;
+        let mut conflicts = 0;
         while !todo.is_empty() {
             // Every event of `todo` that is now in `events`, with its position.
             let mut placed: Vec<(i64, &Pending)> = Vec::new();
@@ -490,7 +493,15 @@ impl MongoStore {
                                 placed.push((docs::int_of(&d, "pos")?, todo[i]));
                                 i += 1;
                             }
-                            None => *tail = None,
+                            None => {
+                                *tail = None;
+                                conflicts += 1;
+                                if conflicts > MAX_CONFLICTS {
+                                    return Err(Error::unavailable(
+                                        "change log: other appenders kept taking the next position",
+                                    ));
+                                }
+                            }
                         }
                     }
                     Err(e) => {
@@ -601,9 +612,13 @@ impl MongoStore {
                     Some(RECOVERY_BATCH),
                 )
                 .await?;
-            for d in &found {
-                items.extend(Outboxed::of(coll, d)?);
-            }
+            // An unreadable outbox must not hold up the others; writes to its document
+            // report it (they cannot log it either).
+            items.extend(
+                found
+                    .iter()
+                    .filter_map(|d| Outboxed::of(coll, d).ok().flatten()),
+            );
         }
         // Oldest first: the order their writers (UUIDv7 ids, monotonic per process) made them.
         items.sort_by(|a, b| a.pending.eid.cmp(&b.pending.eid));

@@ -182,7 +182,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mongodb::bson::{Document, doc};
-use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::options::{
+    ClientOptions, CollectionOptions, IndexOptions, ReadPreference, SelectionCriteria,
+};
 use mongodb::{Client, Collection, Database, IndexModel};
 use taskflow_core::{
     Change, ChangeBatch, ChangeLog, Conflict, Error, ListRequest, LogPosition, Result, Scope,
@@ -244,6 +246,13 @@ pub enum ChangeStreams {
     Disabled,
 }
 
+/// Options of a collection always read from the primary.
+fn primary() -> CollectionOptions {
+    CollectionOptions::builder()
+        .selection_criteria(SelectionCriteria::ReadPreference(ReadPreference::Primary))
+        .build()
+}
+
 /// How long a last-admin guard lease lives if its holder dies.
 const LEASE: Duration = Duration::from_secs(10);
 /// `_id` of the lease document.
@@ -297,8 +306,10 @@ impl MongoStore {
             sessions: db.collection("sessions"),
             tasks: db.collection("tasks"),
             locks: db.collection("locks"),
-            events: db.collection("events"),
-            meta: db.collection("meta"),
+            // The log is read where it is written: a replica's lag would hide the newest
+            // positions from appenders and readers alike.
+            events: db.collection_with_options("events", primary()),
+            meta: db.collection_with_options("meta", primary()),
             db,
             client,
             timeout: options.operation_timeout,
