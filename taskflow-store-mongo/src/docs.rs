@@ -108,6 +108,8 @@ pub(crate) fn task_doc(t: &Task) -> Document {
         "completed_at": t.completed_at.map(date),
         "completed_ms": t.completed_at.map(ms),
         "version": int64(t.version),
+        // A tombstone (1) is a deleted task whose event is not logged yet.
+        "deleted": 0,
     }
 }
 

@@ -9,11 +9,14 @@ use crate::docs::{id_str, ms};
 /// Statuses that count as open for `overdue`.
 const OPEN: [&str; 2] = ["todo", "in_progress"];
 
+/// The tasks of a scope: the owner's (shard key first), never a deleted task's tombstone.
 pub(crate) fn scope(scope: Scope) -> Document {
-    match scope {
+    let mut d = match scope {
         Scope::All => doc! {},
         Scope::Owner(owner) => doc! { "owner_id": id_str(owner) },
-    }
+    };
+    d.insert("deleted", 0);
+    d
 }
 
 /// The filter document of a listing (without the keyset position).

@@ -31,22 +31,115 @@
 //!   then write. Unguarded writes can only add admins, so the count cannot drop meanwhile.
 //! - Every query on a user's tasks carries `owner_id`, the shard key, so it is routed to one
 //!   shard rather than broadcast.
+//! - The change log: see the next section.
+//!
+//! ## The change log without transactions
+//! The contract ([`ChangeLog`]) asks that every acknowledged write appends its event, that
+//! a failed write appends none, and that a reader resuming after the last position it saw
+//! never skips one. Without multi-document transactions the record and its event cannot be
+//! written in one atomic operation in two collections, so the event travels **inside the
+//! record** first:
+//!
+//! 1. **Write.** Every write of a user, session or task document also sets its *outbox*:
+//!    four string fields `pend` (the event's id, a UUIDv7), `pend_kind`, `pend_subject`
+//!    and `pend_data` (what [`Change::kind`], [`Change::subject`] and [`Change::data_json`]
+//!    give), in the same single-document insert, replace or `$set`; a logout-all puts one
+//!    event into every session it revokes. A write's filter also requires an empty outbox
+//!    (`pend: ""`), so it never overwrites an event not logged yet. A delete does not
+//!    delete: a conditional replace turns the task into a *tombstone* (`deleted: 1`,
+//!    `_id`, `owner_id` and the outbox), which every task query skips (`deleted: 0` is
+//!    part of every task filter).
+//! 2. **Append.** The writer inserts the events into `events` (`_id` = event id, `pos`,
+//!    `kind`, `subject`, `data`, `at`, `at_ms`) at the next positions, in order. A
+//!    position is taken by the insert itself (unique index on `pos`), so of two handles
+//!    appending at once one gets it and the other moves on, and a handle appends position
+//!    `p + 1` only once it knows `p` is taken (its own insert returned, or another's
+//!    blocked it): positions have no holes and are inserted in order. An event whose id is
+//!    already in `events` (the unique `_id`) was logged by someone else and is skipped.
+//!    There is no counter: the next position is one past the newest stored (or past the
+//!    horizon below, when pruning removed everything), and each handle remembers where it
+//!    appended last, so normally the first insert succeeds.
+//! 3. **Check.** The writer then reads the horizon (the newest pruned position, in
+//!    `meta`). An event at or below it sits in a slot pruning freed, which no reader
+//!    would look at (a handle that last appended before a prune tries such a slot); it is
+//!    deleted and appended again higher up.
+//! 4. **Clear.** The writer empties the outboxes that still hold those events (a
+//!    conditional `$set` on `pend`), or removes the tombstone; then it acknowledges.
+//!
+//! **Nothing is lost.** Whatever step a writer dies after (a `kill -9`, a lost
+//! connection, a dropped future), its events are in `events` or in an outbox, and an
+//! outbox is emptied only after step 3 confirmed its event in the log. Two things log
+//! what a dead writer left: every handle's readers ([`ChangeLog::read_changes`], which
+//! followers and streams call) run a *recovery pass* about once a second, which appends
+//! the events of outboxes older than [`MongoOptions::recovery_grace`] (oldest first) and
+//! clears them ([`MongoStore::recover_pending`] runs one by hand); and the next write to
+//! the same document, refused because its outbox is full, logs that event before
+//! retrying, so the events of one document keep the order of its writes. Both are
+//! idempotent (an event id is logged once), so racing a live writer only costs work. An
+//! acknowledged write's events are in `events` before the acknowledgement, so a read that
+//! begins after it sees them: `caught_up` is false only when the limit cut the batch.
+//!
+//! **Nothing of a failed write is logged.** A conditional write that did not match wrote
+//! nothing, hence no outbox. A batch insert that fails part-way deletes the tasks it did
+//! insert while their outboxes still hold its events (nobody else writes a document
+//! whose outbox is full); had a recovery pass logged one meanwhile, it also logs that
+//! task's deletion, so the log still tells what the store holds. A write that reported
+//! an error after its document was written (a timeout, a crash) did change the store,
+//! and its event is logged: the log never shows less than the documents do.
+//!
+//! **Nobody reads past a missing event.** A reader sees a prefix of the positions above the
+//! horizon: they have no holes and each is inserted only after the one before it is
+//! stored. While a deleted task's event is not logged, the tombstone already hides the
+//! task, so a cache that follows the log cannot reload it after the event. Pruning
+//! ([`ChangeLog::prune_changes`]) raises the horizon (`$max`) *before* deleting the old
+//! events, and readers read the horizon *after* the events: a reader whose position is
+//! below it gets [`Error::ResetRequired`] (with the current head), never a batch with
+//! pruned events silently missing.
+//!
+//! A create now takes four sequential round trips (insert with the outbox, insert the
+//! event, read the horizon, clear the outbox) instead of one; an update or delete the
+//! same; one more (reading the newest position) after another handle appended since this
+//! one last did, and a few more when a write finds another write's event in its document
+//! (read the document, log and clear that event, retry). There is no lease: the unique position is the only arbiter, so a paused
+//! appender cannot reorder the log when it resumes (its insert fails on a taken position).
+//! The remaining gaps: with write concern `w: 1` on a replica set, a failover can roll back
+//! acknowledged writes, events included (use `w: "majority"` to rule that out); and the TTL
+//! index on sessions may delete an expired session before a recovery pass logged the event
+//! a dead writer left in it (never one of an acknowledged write, which is logged first).
+//!
+//! [`ChangeLog::wait_for_changes`] returns early when this handle appended, and, on replica
+//! sets and sharded clusters ([`ChangeStreams`]), when a change stream on `events` reports
+//! an insert by any instance; otherwise it sleeps its timeout (the follower polls).
+//!
+//! Documents written by versions without the change log lack the outbox fields and
+//! `deleted`; opening a store adds them (empty outbox, not deleted). Instances of such a
+//! version must not write while instances of this one run.
 //!
 //! ## Indexes ([`MongoStore::ensure_indexes`], run at open, idempotent)
-//! `users`: unique `email`; `role, disabled`. `sessions`: `user_id`; TTL on `expires_at`.
+//! `users`: unique `email`; `role, disabled`; `pend`. `sessions`: `user_id`; TTL on
+//! `expires_at`; `pend`.
 //! `tasks`: `owner_id, status, created_ms`; `owner_id, created_ms, _id`;
 //! `owner_id, updated_ms, _id`; `owner_id, has_due, due_ms, _id`;
 //! `owner_id, priority_rank, _id`; `created_ms, _id`; `owner_id, tags`;
 //! `owner_id, search_words` (full-text: core's `index_words`, matched by anchored prefix
 //! regexes, which gives exactly the `q` semantics of the other stores; a MongoDB `text`
-//! index stems and cannot match word prefixes).
+//! index stems and cannot match word prefixes); `pend`.
+//! `events`: unique `pos` (log order, and what makes positions unique); `subject, pos`
+//! (reads of one user's events, [`Scope::Owner`]); `at_ms` (pruning). The unique event id
+//! is `_id`. The `pend` indexes serve the recovery pass (`pend` between `""` and the
+//! UUIDv7 prefix of "now minus the grace") and the backfill at open.
 //!
 //! ## Where nx-27017 differs from MongoDB, and what this store does
 //! - Binary UUIDs are stored as generic binary and then not found by `_id`: ids are UUID
 //!   strings (hyphenated lower-case hex, so string order is UUID order).
 //! - `$set`/`$push` change types (dates become strings, booleans 0/1, subdocuments JSON
-//!   strings): tasks and users are only ever inserted or replaced whole; the only `$set`s
-//!   write the string `state` of sessions.
+//!   strings): tasks and users are only ever inserted or replaced whole; `$set`s write only
+//!   strings (the `state` of sessions, the outbox fields), except the backfill at open of
+//!   the integer `deleted: 0`, which nx-27017 keeps an integer. The outbox is four string
+//!   fields rather than a subdocument for the same reason.
+//! - Change streams open, but their cursor ids are 32-bit, which the driver refuses (and
+//!   they answer a getMore at once instead of awaiting): [`ChangeStreams::Auto`] leaves
+//!   them off there, and a refused stream falls back to sleep-polling.
 //! - A date comparison inside an aggregation `$match` matches nothing: aggregations only
 //!   group (by status, by priority); date-range counts use `count_documents`.
 //! - Outside aggregations, date comparisons ignore milliseconds (a date 3 ms later is
@@ -76,6 +169,7 @@
 //! also bounded by [`MongoOptions::operation_timeout`], after which it fails with
 //! `unavailable`.
 
+mod changelog;
 mod docs;
 mod error;
 mod filter;
@@ -83,17 +177,24 @@ mod filter;
 use std::future::IntoFuture;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mongodb::bson::{Document, doc};
-use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::options::{
+    ClientOptions, CollectionOptions, IndexOptions, ReadPreference, SelectionCriteria,
+};
 use mongodb::{Client, Collection, Database, IndexModel};
 use taskflow_core::{
-    Conflict, Error, ListRequest, Result, Scope, SessionId, SessionRecord, SessionRotation,
-    SessionStore, StatsRequest, Store, Task, TaskId, TaskSlice, TaskStats, TaskStore, User, UserId,
-    UserListRequest, UserRecord, UserStore,
+    Change, ChangeBatch, ChangeLog, Conflict, Error, ListRequest, LogPosition, Result, Scope,
+    SessionId, SessionRecord, SessionRotation, SessionStore, StatsRequest, Store, Task, TaskId,
+    TaskSlice, TaskStats, TaskStore, User, UserId, UserListRequest, UserRecord, UserStore,
 };
 
+#[cfg(feature = "fault-injection")]
+pub use crate::changelog::CrashPoint;
+use crate::changelog::{Coll, LogState, Outboxed, PEND, Pending, with_outbox};
 use crate::docs::{ACTIVE, REVOKED, id_str, ms};
 use crate::error::{db, is_duplicate_key};
 
@@ -108,6 +209,14 @@ pub struct MongoOptions {
     pub operation_timeout: Duration,
     /// Database used when the URL names none (default `taskflow`).
     pub default_database: String,
+    /// How old an event left in a document's outbox must be before this handle's recovery
+    /// pass logs it for a writer that did not (default 2 s; see "The change log without
+    /// transactions"). Logging an event its writer is still logging is harmless (it is
+    /// logged once), only wasted work.
+    pub recovery_grace: Duration,
+    /// Whether [`ChangeLog::wait_for_changes`] follows the `events` collection with a change
+    /// stream (default [`ChangeStreams::Auto`]).
+    pub change_streams: ChangeStreams,
 }
 
 impl Default for MongoOptions {
@@ -117,8 +226,31 @@ impl Default for MongoOptions {
             connect_timeout: Duration::from_secs(5),
             operation_timeout: Duration::from_secs(10),
             default_database: "taskflow".to_owned(),
+            recovery_grace: Duration::from_secs(2),
+            change_streams: ChangeStreams::Auto,
         }
     }
+}
+
+/// Whether a store handle wakes its change-log waiters from a change stream on `events`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChangeStreams {
+    /// On replica sets and sharded clusters (where MongoDB has change streams), off on
+    /// standalone servers and nx-27017.
+    #[default]
+    Auto,
+    /// Whenever the server opens one (a server that refuses, such as a standalone MongoDB
+    /// or nx-27017, leaves waiters sleep-polling as with `Disabled`).
+    Enabled,
+    /// Never: waiters sleep until their timeout or this handle's own next append.
+    Disabled,
+}
+
+/// Options of a collection always read from the primary.
+fn primary() -> CollectionOptions {
+    CollectionOptions::builder()
+        .selection_criteria(SelectionCriteria::ReadPreference(ReadPreference::Primary))
+        .build()
 }
 
 /// How long a last-admin guard lease lives if its holder dies.
@@ -135,7 +267,10 @@ pub struct MongoStore {
     sessions: Collection<Document>,
     tasks: Collection<Document>,
     locks: Collection<Document>,
+    events: Collection<Document>,
+    meta: Collection<Document>,
     timeout: Duration,
+    log: Arc<LogState>,
 }
 
 impl MongoStore {
@@ -171,11 +306,23 @@ impl MongoStore {
             sessions: db.collection("sessions"),
             tasks: db.collection("tasks"),
             locks: db.collection("locks"),
+            // The log is read where it is written: a replica's lag would hide the newest
+            // positions from appenders and readers alike.
+            events: db.collection_with_options("events", primary()),
+            meta: db.collection_with_options("meta", primary()),
             db,
             client,
             timeout: options.operation_timeout,
+            log: Arc::new(LogState::new(options.recovery_grace, false)),
         };
         store.ensure_indexes().await?;
+        store.backfill_outboxes().await?;
+        let nx = store.is_nx_27017().await?;
+        let watch = changelog::wants_change_streams(&store, options.change_streams, nx).await?;
+        let store = Self {
+            log: Arc::new(LogState::new(options.recovery_grace, watch)),
+            ..store
+        };
         Ok(store)
     }
 
@@ -229,6 +376,29 @@ impl MongoStore {
             let model = IndexModel::builder().keys(keys).options(options).build();
             self.timed(coll.create_index(model)).await?;
         }
+        for (coll, model) in changelog::indexes(self) {
+            self.timed(coll.create_index(model)).await?;
+        }
+        Ok(())
+    }
+
+    /// Gives documents written before the change log its fields (empty outboxes; tasks are
+    /// not deleted): writes require an empty outbox and readers skip tombstones, and both
+    /// test fields that are always written. Idempotent; served by the `pend` indexes.
+    async fn backfill_outboxes(&self) -> Result<()> {
+        for coll in [Coll::Users, Coll::Sessions, Coll::Tasks] {
+            let coll = self.outbox_collection(coll);
+            self.timed(coll.update_many(
+                doc! { PEND: { "$exists": false } },
+                doc! { "$set": Pending::none() },
+            ))
+            .await?;
+        }
+        self.timed(self.tasks.update_many(
+            doc! { "deleted": { "$exists": false } },
+            doc! { "$set": { "deleted": 0 } },
+        ))
+        .await?;
         Ok(())
     }
 
@@ -348,30 +518,90 @@ impl MongoStore {
     }
 
     async fn replace_user_doc(&self, user: &UserRecord) -> Result<bool> {
+        let id = id_str(user.user.id);
         let filter = doc! {
-            "_id": id_str(user.user.id),
+            "_id": &id,
             "version": i64::try_from(user.version.saturating_sub(1)).unwrap_or(i64::MAX),
+            PEND: "",
         };
-        let replace = self
-            .users
-            .find_one_and_replace(filter, docs::user_doc(user));
-        match self.within_timeout(replace).await? {
-            Ok(replaced) => Ok(replaced.is_some()),
-            // The unique email index: only a normalisation changes the email.
-            Err(e) if is_duplicate_key(&e) => Err(Conflict::EmailTaken.into()),
-            Err(e) => Err(db(e)),
+        let pending = Pending::new(&Change::UserChanged {
+            user_id: user.user.id,
+        });
+        let replacement = with_outbox(docs::user_doc(user), Some(&pending));
+        let written = self
+            .write_unless_pending(Coll::Users, doc! { "_id": &id }, || {
+                let replace = self
+                    .users
+                    .find_one_and_replace(filter.clone(), replacement.clone())
+                    .projection(doc! { "_id": 1 });
+                async move {
+                    match self.within_timeout(replace).await? {
+                        Ok(replaced) => Ok(replaced.is_some()),
+                        // The unique email index: only a normalisation changes the email.
+                        Err(e) if is_duplicate_key(&e) => Err(Conflict::EmailTaken.into()),
+                        Err(e) => Err(db(e)),
+                    }
+                }
+            })
+            .await?;
+        if written {
+            self.log_write(vec![Outboxed::user(pending, user.user.id)])
+                .await?;
         }
+        Ok(written)
+    }
+
+    /// Runs a conditional single-document write whose filter also requires an empty outbox
+    /// (`pend: ""`, so the event of the previous write is never overwritten). When it did
+    /// not apply, reads the document at `key`: if an event waits in its outbox, logs it for
+    /// the writer that left it and tries again; otherwise the write's condition failed.
+    async fn write_unless_pending<F, Fut>(
+        &self,
+        coll: Coll,
+        key: Document,
+        mut write: F,
+    ) -> Result<bool>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<bool>>,
+    {
+        for _ in 0..MAX_HELPS {
+            if write().await? {
+                return Ok(true);
+            }
+            let current = self
+                .timed(self.outbox_collection(coll).find_one(key.clone()))
+                .await?;
+            match current {
+                Some(d) if self.help(coll, &d).await? => continue,
+                _ => return Ok(false),
+            }
+        }
+        // Others kept writing the document: that is a conflict like any other.
+        Ok(false)
     }
 }
+
+/// Most times one write logs events that other writes left in its document and tries again
+/// before it reports a conflict.
+const MAX_HELPS: usize = 16;
 
 #[async_trait]
 impl UserStore for MongoStore {
     async fn insert_user(&self, user: &UserRecord) -> Result<()> {
-        match self.users.insert_one(docs::user_doc(user)).await {
-            Ok(_) => Ok(()),
-            Err(e) if is_duplicate_key(&e) => Err(Conflict::EmailTaken.into()),
-            Err(e) => Err(db(e)),
+        let pending = Pending::new(&Change::UserChanged {
+            user_id: user.user.id,
+        });
+        let insert = self
+            .users
+            .insert_one(with_outbox(docs::user_doc(user), Some(&pending)));
+        match self.within_timeout(insert).await? {
+            Ok(_) => {}
+            Err(e) if is_duplicate_key(&e) => return Err(Conflict::EmailTaken.into()),
+            Err(e) => return Err(db(e)),
         }
+        self.log_write(vec![Outboxed::user(pending, user.user.id)])
+            .await
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<UserRecord>> {
@@ -446,9 +676,8 @@ impl UserStore for MongoStore {
 #[async_trait]
 impl SessionStore for MongoStore {
     async fn insert_session(&self, session: &SessionRecord) -> Result<()> {
-        self.timed(self.sessions.insert_one(docs::session_doc(session)))
-            .await
-            .map(drop)
+        let d = with_outbox(docs::session_doc(session), None);
+        self.timed(self.sessions.insert_one(d)).await.map(drop)
     }
 
     async fn get_session(&self, id: SessionId) -> Result<Option<SessionRecord>> {
@@ -459,39 +688,78 @@ impl SessionStore for MongoStore {
     }
 
     async fn rotate_session(&self, r: &SessionRotation<'_>) -> Result<bool> {
-        let Some(current) = self.get_session(r.id).await? else {
-            return Ok(false);
-        };
-        let next = SessionRecord {
-            token_hash: r.new_hash.to_owned(),
-            expires_at: r.new_expires_at,
-            generation: current.generation + 1,
-            ..current
-        };
-        // One conditional replace: it matches only while the presented token is current.
-        let filter = doc! {
-            "_id": id_str(r.id),
-            "user_id": id_str(r.user_id),
-            "token_hash": r.presented_hash,
-            "state": ACTIVE,
-            "expires_ms": { "$gt": ms(r.now) },
-        };
-        let replaced = self
-            .timed(
-                self.sessions
-                    .find_one_and_replace(filter, docs::session_doc(&next)),
-            )
-            .await?;
-        Ok(replaced.is_some())
+        let key = doc! { "_id": id_str(r.id) };
+        for _ in 0..MAX_HELPS {
+            let Some(found) = self.timed(self.sessions.find_one(key.clone())).await? else {
+                return Ok(false);
+            };
+            if self.help(Coll::Sessions, &found).await? {
+                continue;
+            }
+            let current = docs::session_from(&found)?;
+            let next = SessionRecord {
+                token_hash: r.new_hash.to_owned(),
+                expires_at: r.new_expires_at,
+                generation: current.generation + 1,
+                ..current
+            };
+            // One conditional replace: it matches only while the presented token is current.
+            let filter = doc! {
+                "_id": id_str(r.id),
+                "user_id": id_str(r.user_id),
+                "token_hash": r.presented_hash,
+                "state": ACTIVE,
+                "expires_ms": { "$gt": ms(r.now) },
+                PEND: "",
+            };
+            let pending = Pending::new(&Change::SessionsChanged {
+                user_id: r.user_id,
+                session_id: Some(r.id),
+            });
+            let replacement = with_outbox(docs::session_doc(&next), Some(&pending));
+            let replaced = self
+                .timed(
+                    self.sessions
+                        .find_one_and_replace(filter, replacement)
+                        .projection(doc! { "_id": 1 }),
+                )
+                .await?;
+            if replaced.is_some() {
+                self.log_write(vec![Outboxed::sessions(pending)]).await?;
+                return Ok(true);
+            }
+            // Not rotated: unless an event written meanwhile is why, the condition failed.
+            let again = self.timed(self.sessions.find_one(key.clone())).await?;
+            match again {
+                Some(d) if Pending::of(&d)?.is_some() => continue,
+                _ => return Ok(false),
+            }
+        }
+        Ok(false)
     }
 
     async fn revoke_session(&self, user_id: UserId, id: SessionId) -> Result<()> {
-        self.timed(self.sessions.update_one(
-            doc! { "_id": id_str(id), "user_id": id_str(user_id) },
-            doc! { "$set": { "state": REVOKED } },
-        ))
-        .await
-        .map(drop)
+        let key = doc! { "_id": id_str(id), "user_id": id_str(user_id) };
+        let mut filter = key.clone();
+        filter.insert("state", ACTIVE);
+        filter.insert(PEND, "");
+        let pending = Pending::new(&Change::SessionsChanged {
+            user_id,
+            session_id: Some(id),
+        });
+        let mut set = doc! { "state": REVOKED };
+        set.extend(pending.fields());
+        let update = doc! { "$set": set };
+        let revoked = self
+            .write_unless_pending(Coll::Sessions, key, || {
+                let op = self.sessions.update_one(filter.clone(), update.clone());
+                async move { Ok(self.timed(op).await?.matched_count == 1) }
+            })
+            .await?;
+        if revoked {
+            self.log_write(vec![Outboxed::sessions(pending)]).await?;
+        }
+        Ok(())
     }
 
     async fn revoke_user_sessions(
@@ -503,23 +771,121 @@ impl SessionStore for MongoStore {
         if let Some(keep) = except {
             filter.insert("_id", doc! { "$ne": id_str(keep) });
         }
-        let r = self
-            .timed(
-                self.sessions
-                    .update_many(filter, doc! { "$set": { "state": REVOKED } }),
-            )
-            .await?;
-        Ok(r.modified_count)
+        let mut free = filter.clone();
+        free.insert(PEND, "");
+        let mut waiting = filter;
+        waiting.insert(PEND, doc! { "$gt": "" });
+        // One event for all of them, in the outbox of every session revoked.
+        let pending = Pending::new(&Change::SessionsChanged {
+            user_id,
+            session_id: None,
+        });
+        let mut set = doc! { "state": REVOKED };
+        set.extend(pending.fields());
+        let update = doc! { "$set": set };
+        let mut revoked = 0;
+        for _ in 0..MAX_HELPS {
+            let r = self
+                .timed(self.sessions.update_many(free.clone(), update.clone()))
+                .await?;
+            revoked += r.modified_count;
+            // Sessions skipped because an event of theirs waits: log it, then revoke them.
+            let skipped = self
+                .find_all(&self.sessions, waiting.clone(), None, 0, Some(100))
+                .await?;
+            if skipped.is_empty() {
+                break;
+            }
+            for d in &skipped {
+                self.help(Coll::Sessions, d).await?;
+            }
+        }
+        if revoked > 0 {
+            self.log_write(vec![Outboxed::sessions(pending)]).await?;
+        }
+        Ok(revoked)
     }
 
     async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+        // A session whose event is not logged yet stays until it is.
         let r = self
             .timed(
                 self.sessions
-                    .delete_many(doc! { "expires_ms": { "$lte": ms(now) } }),
+                    .delete_many(doc! { "expires_ms": { "$lte": ms(now) }, PEND: "" }),
             )
             .await?;
         Ok(r.deleted_count)
+    }
+}
+
+impl MongoStore {
+    /// The conditional replace of a task with its `task.updated` event in the outbox;
+    /// returns that event when it wrote.
+    async fn replace_task_doc(&self, task: &Task) -> Result<Option<Outboxed>> {
+        let key = doc! { "_id": id_str(task.id), "owner_id": id_str(task.owner_id) };
+        let mut filter = key.clone();
+        filter.insert(
+            "version",
+            i64::try_from(task.version.saturating_sub(1)).unwrap_or(i64::MAX),
+        );
+        filter.insert("deleted", 0);
+        filter.insert(PEND, "");
+        let pending = Pending::new(&Change::TaskUpdated(task.clone()));
+        let replacement = with_outbox(docs::task_doc(task), Some(&pending));
+        let written = self
+            .write_unless_pending(Coll::Tasks, key, || {
+                let replace = self
+                    .tasks
+                    .find_one_and_replace(filter.clone(), replacement.clone())
+                    .projection(doc! { "_id": 1 });
+                async move { Ok(self.timed(replace).await?.is_some()) }
+            })
+            .await?;
+        Ok(written.then(|| Outboxed::task(pending, task.id, task.owner_id)))
+    }
+
+    /// Takes back the tasks a failed batch insert did insert, so that it leaves nothing and
+    /// logs nothing: those still carrying this batch's events (nobody else writes a
+    /// document whose outbox is full). Should a recovery pass have logged one meanwhile
+    /// (its outbox was older than the recovery grace), its deletion is logged too.
+    /// Best effort: what is left (the database went away) keeps its event, which a recovery
+    /// pass logs, so the log still tells what the store holds.
+    async fn undo_insert(&self, tasks: &[Task], pending: &[Pending]) {
+        let ids: Vec<String> = tasks.iter().map(|t| id_str(t.id)).collect();
+        let eids: Vec<&str> = pending.iter().map(|p| p.eid.as_str()).collect();
+        let undo = doc! { "_id": { "$in": &ids }, PEND: { "$in": &eids } };
+        if self.timed(self.tasks.delete_many(undo)).await.is_err() {
+            return;
+        }
+        let Ok(logged) = self
+            .find_all(
+                &self.events,
+                doc! { "_id": { "$in": &eids } },
+                None,
+                0,
+                None,
+            )
+            .await
+        else {
+            return;
+        };
+        for d in logged {
+            let Some(i) = d
+                .get_str("_id")
+                .ok()
+                .and_then(|eid| eids.iter().position(|e| *e == eid))
+            else {
+                continue;
+            };
+            let gone = self
+                .timed(self.tasks.find_one(doc! { "_id": &ids[i] }))
+                .await;
+            if matches!(gone, Ok(None)) {
+                let (task_id, owner_id) = (tasks[i].id, tasks[i].owner_id);
+                let p = Pending::new(&Change::TaskDeleted { task_id, owner_id });
+                let _ = self.log_write(vec![Outboxed::detached(p)]).await;
+            }
+        }
     }
 }
 
@@ -532,26 +898,48 @@ fn task_key(scope: Scope, id: TaskId) -> Document {
 #[async_trait]
 impl TaskStore for MongoStore {
     async fn insert_task(&self, task: &Task) -> Result<()> {
-        match self.tasks.insert_one(docs::task_doc(task)).await {
-            Ok(_) => Ok(()),
-            Err(e) if is_duplicate_key(&e) => Err(Conflict::IdTaken("task").into()),
-            Err(e) => Err(db(e)),
+        let pending = Pending::new(&Change::TaskCreated(task.clone()));
+        let insert = self
+            .tasks
+            .insert_one(with_outbox(docs::task_doc(task), Some(&pending)));
+        match self.within_timeout(insert).await? {
+            Ok(_) => {}
+            Err(e) if is_duplicate_key(&e) => return Err(Conflict::IdTaken("task").into()),
+            Err(e) => return Err(db(e)),
         }
+        self.log_write(vec![Outboxed::task(pending, task.id, task.owner_id)])
+            .await
     }
 
     async fn insert_tasks(&self, tasks: &[Task]) -> Result<()> {
         if tasks.is_empty() {
             return Ok(());
         }
-        match self
-            .tasks
-            .insert_many(tasks.iter().map(docs::task_doc))
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_duplicate_key(&e) => Err(Conflict::IdTaken("task").into()),
-            Err(e) => Err(db(e)),
+        let pending: Vec<Pending> = tasks
+            .iter()
+            .map(|t| Pending::new(&Change::TaskCreated(t.clone())))
+            .collect();
+        let batch = tasks
+            .iter()
+            .zip(&pending)
+            .map(|(t, p)| with_outbox(docs::task_doc(t), Some(p)));
+        let inserted = self
+            .within_timeout(self.tasks.insert_many(batch).ordered(true))
+            .await?;
+        if let Err(e) = inserted {
+            self.undo_insert(tasks, &pending).await;
+            return Err(if is_duplicate_key(&e) {
+                Conflict::IdTaken("task").into()
+            } else {
+                db(e)
+            });
         }
+        let items = tasks
+            .iter()
+            .zip(pending)
+            .map(|(t, p)| Outboxed::task(p, t.id, t.owner_id))
+            .collect();
+        self.log_write(items).await
     }
 
     async fn get_task(&self, scope: Scope, id: TaskId) -> Result<Option<Task>> {
@@ -571,18 +959,25 @@ impl TaskStore for MongoStore {
     }
 
     async fn replace_task(&self, task: &Task) -> Result<bool> {
-        let filter = doc! {
-            "_id": id_str(task.id),
-            "owner_id": id_str(task.owner_id),
-            "version": i64::try_from(task.version.saturating_sub(1)).unwrap_or(i64::MAX),
+        let Some(item) = self.replace_task_doc(task).await? else {
+            return Ok(false);
         };
-        let replaced = self
-            .timed(
-                self.tasks
-                    .find_one_and_replace(filter, docs::task_doc(task)),
-            )
-            .await?;
-        Ok(replaced.is_some())
+        self.log_write(vec![item]).await?;
+        Ok(true)
+    }
+
+    async fn replace_tasks(&self, tasks: &[Task]) -> Result<Vec<TaskId>> {
+        // Task by task (no multi-document atomicity), then one append for all written.
+        let mut unwritten = Vec::new();
+        let mut written = Vec::new();
+        for task in tasks {
+            match self.replace_task_doc(task).await? {
+                Some(item) => written.push(item),
+                None => unwritten.push(task.id),
+            }
+        }
+        self.log_write(written).await?;
+        Ok(unwritten)
     }
 
     async fn delete_task(
@@ -591,12 +986,35 @@ impl TaskStore for MongoStore {
         id: TaskId,
         expected_version: Option<u64>,
     ) -> Result<bool> {
-        let mut filter = doc! { "_id": id_str(id), "owner_id": id_str(owner) };
+        let key = doc! { "_id": id_str(id), "owner_id": id_str(owner) };
+        let mut filter = key.clone();
+        filter.insert("deleted", 0);
+        filter.insert(PEND, "");
         if let Some(v) = expected_version {
             filter.insert("version", i64::try_from(v).unwrap_or(i64::MAX));
         }
-        let r = self.timed(self.tasks.delete_one(filter)).await?;
-        Ok(r.deleted_count == 1)
+        // First a tombstone holding the event (readers skip it), removed once it is logged.
+        let pending = Pending::new(&Change::TaskDeleted {
+            task_id: id,
+            owner_id: owner,
+        });
+        let mut tombstone = key.clone();
+        tombstone.insert("deleted", 1);
+        let tombstone = with_outbox(tombstone, Some(&pending));
+        let deleted = self
+            .write_unless_pending(Coll::Tasks, key, || {
+                let replace = self
+                    .tasks
+                    .find_one_and_replace(filter.clone(), tombstone.clone())
+                    .projection(doc! { "_id": 1 });
+                async move { Ok(self.timed(replace).await?.is_some()) }
+            })
+            .await?;
+        if deleted {
+            self.log_write(vec![Outboxed::tombstone(pending, id, owner)])
+                .await?;
+        }
+        Ok(deleted)
     }
 
     async fn list_tasks(&self, request: &ListRequest) -> Result<TaskSlice> {
@@ -691,5 +1109,29 @@ impl Store for MongoStore {
         self.timed(self.db.run_command(doc! { "ping": 1 }))
             .await
             .map(drop)
+    }
+}
+
+#[async_trait]
+impl ChangeLog for MongoStore {
+    async fn read_changes(
+        &self,
+        scope: Scope,
+        after: LogPosition,
+        limit: usize,
+    ) -> Result<ChangeBatch> {
+        self.read_changes_impl(scope, after, limit).await
+    }
+
+    async fn change_head(&self) -> Result<LogPosition> {
+        self.change_head_impl().await
+    }
+
+    async fn prune_changes(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.prune_changes_impl(before).await
+    }
+
+    async fn wait_for_changes(&self, after: LogPosition, timeout: Duration) {
+        self.wait_for_changes_impl(after, timeout).await;
     }
 }
