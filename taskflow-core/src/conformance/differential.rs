@@ -1,5 +1,5 @@
 //! Scenario: random operation sequences give the same observable results on the store under
-//! test as on the in-memory reference.
+//! test as on the in-memory reference, and leave the same change log.
 //!
 //! Each proptest case registers fresh users on the store under test (so cases cannot see
 //! each other's tasks) and on a fresh [`MemoryStore`], sets both clocks to the same
@@ -24,8 +24,8 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, Test
 
 use super::{Account, Harness};
 use crate::{
-    Error, MemoryStore, NewTask, Page, Principal, Priority, Status, Store, Task, TaskId, TaskPatch,
-    TaskQuery, TaskStats, UserId,
+    Change, Error, LogPosition, MemoryStore, NewTask, Page, Principal, Priority, Scope, Status,
+    Store, Task, TaskId, TaskPatch, TaskQuery, TaskStats, UserId,
 };
 
 /// Cases per run when the store crate does not choose (`store_conformance!(setup,
@@ -619,6 +619,8 @@ struct Side<'h> {
     cursors: Vec<Saved>,
     /// Every listing asked so far, for `Relist`.
     listings: Vec<(Principal, TaskQuery)>,
+    /// The change log's head once the accounts exist: the case's events follow it.
+    head: LogPosition,
 }
 
 /// Cursors kept for later `Continue`s; the oldest is dropped beyond this.
@@ -628,18 +630,59 @@ const MAX_WALK_PAGES: usize = OPS_MAX + 2;
 
 impl<'h> Side<'h> {
     async fn new(h: &'h Harness, prefix: &str) -> Self {
+        let users = [
+            h.account(&format!("{prefix}-u0")).await,
+            h.account(&format!("{prefix}-u1")).await,
+        ];
+        let admin = h.admin(&format!("{prefix}-admin")).await;
         Self {
             h,
-            users: [
-                h.account(&format!("{prefix}-u0")).await,
-                h.account(&format!("{prefix}-u1")).await,
-            ],
-            admin: h.admin(&format!("{prefix}-admin")).await,
+            users,
+            admin,
             tasks: Vec::new(),
             owners: Vec::new(),
             index: HashMap::new(),
             cursors: Vec::new(),
             listings: Vec::new(),
+            head: h.store.change_head().await.expect("change_head"),
+        }
+    }
+
+    /// The events the case appended, with ids replaced by this side's indexes, so both
+    /// sides' logs compare equal when they logged the same writes in the same order.
+    async fn logged(&self) -> Vec<String> {
+        let mut after = self.head;
+        let mut out = Vec::new();
+        loop {
+            let batch = self
+                .h
+                .store
+                .read_changes(Scope::All, after, 100)
+                .await
+                .expect("read_changes");
+            for e in &batch.events {
+                after = e.position;
+                let task = |id: TaskId| self.index.get(&id).copied();
+                let who = self.owner_index(e.change.subject());
+                out.push(match &e.change {
+                    Change::TaskCreated(t) | Change::TaskUpdated(t) => format!(
+                        "{} #{:?} of {who:?} v{} {:?} {:?} {:?}",
+                        e.change.kind(),
+                        task(t.id),
+                        t.version,
+                        t.status,
+                        t.priority,
+                        t.title
+                    ),
+                    Change::TaskDeleted { task_id, .. } => {
+                        format!("{} #{:?} of {who:?}", e.change.kind(), task(*task_id))
+                    }
+                    other => format!("{} of {who:?}", other.kind()),
+                });
+            }
+            if batch.caught_up {
+                return out;
+            }
         }
     }
 
@@ -941,6 +984,13 @@ async fn run_case(
             .unwrap_or_else(|e| e.into_inner())
             .entry(kind(op, &want))
             .or_default() += 1;
+    }
+    // The writes that succeeded, and only those, are in both logs, in the same order.
+    let (got, want) = (a.logged().await, b.logged().await);
+    if got != want {
+        return Err(TestCaseError::fail(format!(
+            "{trace}the change logs differ\n  store:     {got:#?}\n  reference: {want:#?}"
+        )));
     }
     Ok(())
 }
