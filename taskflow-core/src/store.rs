@@ -215,6 +215,13 @@ pub trait ChangeLog: Send + Sync + 'static {
         let _ = after;
         tokio::time::sleep(timeout).await;
     }
+
+    /// Told of every event the instance's follower reads, this instance's and other
+    /// instances' alike: a store that routes reads (a read replica) learns who wrote just
+    /// now. The default ignores it.
+    fn observe(&self, change: &crate::Change) {
+        let _ = change;
+    }
 }
 
 /// A complete backend.

@@ -113,7 +113,11 @@ impl DialectStore<Postgres> {
             ),
             None => None,
         };
-        let reads = ReadRouter::new(replica, options.replica_lag);
+        let reads = ReadRouter::new(replica.clone(), options.replica_lag);
+        if let Some(replica) = replica {
+            let every = (options.replica_lag / 4).clamp(REPLICA_CHECK_MIN, REPLICA_CHECK_MAX);
+            monitor_replica(pool.clone(), replica, Arc::downgrade(reads.health()), every);
+        }
         // Parallel connections: a reader pool of its own would only halve each.
         let store = Self::from_pools(pool.clone(), pool.clone(), reads, false);
         listen_for_changes(pool, Arc::downgrade(store.appended()));
@@ -160,6 +164,56 @@ fn listen_for_changes(pool: PgPool, appended: Weak<Notify>) {
                     Err(_) => {}
                 }
             }
+        }
+    });
+}
+
+/// Bounds of how often the replica's lag is checked (a quarter of the lag in between).
+const REPLICA_CHECK_MIN: Duration = Duration::from_millis(50);
+const REPLICA_CHECK_MAX: Duration = Duration::from_secs(1);
+
+/// Keeps `health` proving that the replica is caught up: the primary's WAL position is
+/// read, then the standby's replayed position; when the standby has replayed at least that
+/// far, everything committed before the first read is visible there. A standby that does
+/// not answer, or lags, proves nothing, and reads go to the primary once the last proof is
+/// older than the lag. A replica that is not a standby (logical replication) cannot be
+/// measured this way and counts as fresh while it answers. Outside a tokio runtime there
+/// is no monitor, and the replica is not used.
+fn monitor_replica(
+    primary: PgPool,
+    replica: PgPool,
+    health: Weak<crate::read_replica::ReplicaHealth>,
+    every: Duration,
+) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        loop {
+            let Some(health) = health.upgrade() else {
+                return;
+            };
+            let asked = std::time::Instant::now();
+            let primary_at: Option<i64> =
+                sqlx::query_scalar("SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint")
+                    .fetch_one(&primary)
+                    .await
+                    .ok();
+            let standby: Option<(bool, Option<i64>)> = sqlx::query_as(
+                "SELECT pg_is_in_recovery(), (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint",
+            )
+            .fetch_one(&replica)
+            .await
+            .ok();
+            match (primary_at, standby) {
+                (Some(wanted), Some((true, Some(replayed)))) if replayed >= wanted => {
+                    health.proved(asked)
+                }
+                (_, Some((false, _))) => health.proved(asked),
+                _ => {}
+            }
+            drop(health);
+            tokio::time::sleep(every).await;
         }
     });
 }

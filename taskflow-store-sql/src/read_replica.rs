@@ -1,8 +1,16 @@
 //! Read routing between the primary and the optional read replica: the replica serves task
 //! gets, listings and stats, except for owners (or, for all-owner reads, anyone) who wrote
-//! within the replica lag, so a caller always reads their own writes. Authentication and
-//! read-modify-write reads always use the primary.
+//! within the replica lag, so a caller always reads their own writes (made through this
+//! instance at once; through another one, once this instance's change-log follower has
+//! seen them, within its coherence bound). Authentication and read-modify-write reads
+//! always use the primary.
+//!
+//! And only while the replica has proved recently that it is no further behind than the
+//! lag ([`ReplicaHealth`], kept by the dialect's monitor): a standby that stops, or falls
+//! behind past the lag, sends every read back to the primary until it has caught up.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -12,8 +20,50 @@ use taskflow_core::{Scope, UserId};
 /// Above this many tracked owners, entries older than the lag are dropped.
 const PRUNE_ABOVE: usize = 10_000;
 
+/// When the replica last proved it had replayed everything the primary had committed.
+#[derive(Debug)]
+pub(crate) struct ReplicaHealth {
+    epoch: Instant,
+    /// Milliseconds after `epoch` of the newest proof, plus one (zero: never).
+    caught_up_at: AtomicU64,
+}
+
+impl ReplicaHealth {
+    fn new() -> Self {
+        Self {
+            epoch: Instant::now(),
+            caught_up_at: AtomicU64::new(0),
+        }
+    }
+
+    /// Records that the replica had replayed, by now, everything committed on the primary
+    /// before `asked`.
+    pub(crate) fn proved(&self, asked: Instant) {
+        let ms = u64::try_from(asked.saturating_duration_since(self.epoch).as_millis())
+            .unwrap_or(u64::MAX);
+        self.caught_up_at
+            .fetch_max(ms.saturating_add(1), Ordering::AcqRel);
+    }
+
+    /// Whether the newest proof is younger than `lag`.
+    fn fresh(&self, lag: Duration) -> bool {
+        match self.caught_up_at.load(Ordering::Acquire) {
+            0 => false,
+            at => {
+                let since = self
+                    .epoch
+                    .elapsed()
+                    .as_millis()
+                    .saturating_sub(u128::from(at - 1));
+                since < lag.as_millis()
+            }
+        }
+    }
+}
+
 pub(crate) struct ReadRouter<DB: Database> {
     replica: Option<Pool<DB>>,
+    health: Arc<ReplicaHealth>,
     lag: Duration,
     recent_writers: DashMap<UserId, Instant>,
     last_write: std::sync::Mutex<Option<Instant>>,
@@ -23,6 +73,7 @@ impl<DB: Database> ReadRouter<DB> {
     pub(crate) fn new(replica: Option<Pool<DB>>, lag: Duration) -> Self {
         Self {
             replica,
+            health: Arc::new(ReplicaHealth::new()),
             lag,
             recent_writers: DashMap::new(),
             last_write: std::sync::Mutex::new(None),
@@ -35,6 +86,9 @@ impl<DB: Database> ReadRouter<DB> {
         let Some(replica) = &self.replica else {
             return primary;
         };
+        if !self.health.fresh(self.lag) {
+            return primary;
+        }
         let recent = |t: Instant| t.elapsed() < self.lag;
         let fresh_enough = match scope {
             Scope::Owner(owner) => !self.recent_writers.get(&owner).is_some_and(|t| recent(*t)),
@@ -62,5 +116,10 @@ impl<DB: Database> ReadRouter<DB> {
 
     pub(crate) fn replica(&self) -> Option<&Pool<DB>> {
         self.replica.as_ref()
+    }
+
+    /// What the replica's monitor updates.
+    pub(crate) fn health(&self) -> &Arc<ReplicaHealth> {
+        &self.health
     }
 }

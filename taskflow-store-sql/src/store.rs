@@ -849,4 +849,12 @@ impl<D: Dialect> ChangeLog for DialectStore<D> {
     async fn wait_for_changes(&self, _after: LogPosition, timeout: Duration) {
         let _ = tokio::time::timeout(timeout, self.appended.notified()).await;
     }
+
+    /// A task write of another instance sends its owner's reads to the primary for the
+    /// replica lag, as this instance's own writes do.
+    fn observe(&self, change: &Change) {
+        if change.task_id().is_some() {
+            self.reads.wrote(change.subject());
+        }
+    }
 }

@@ -391,4 +391,8 @@ impl ChangeLog for Cached {
     async fn wait_for_changes(&self, after: LogPosition, timeout: std::time::Duration) {
         self.store.wait_for_changes(after, timeout).await
     }
+
+    fn observe(&self, change: &Change) {
+        self.store.observe(change);
+    }
 }

@@ -231,6 +231,7 @@ async fn follow(
         match store.read_changes(Scope::All, after, batch).await {
             Ok(read) => {
                 for event in &read.events {
+                    store.observe(&event.change);
                     if let Some(cache) = &cache {
                         cache.apply(&event.change);
                     }
