@@ -68,6 +68,12 @@ pub fn utc(t: DateTime<FixedOffset>) -> DateTime<Utc> {
     t.with_timezone(&Utc)
 }
 
+/// A change-log position as the library gave it (`Event.id`, `Changes.next`); anything
+/// else is a `ValidationError` naming the format.
+pub fn position(raw: &str) -> Result<taskflow_core::LogPosition, TfError> {
+    Ok(raw.parse()?)
+}
+
 /// A task id; a malformed one names no task (`NotFoundError`, like the HTTP API's `404`).
 pub fn task_id(raw: &str) -> Result<TaskId, TfError> {
     raw.parse().map_err(|_| TfError(Error::task_not_found()))

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
+use futures_util::StreamExt;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use taskflow_core::{
@@ -16,8 +17,10 @@ use taskflow_core::{
 use taskflow_stores::AnyStore;
 
 use crate::args::{self, Clearable, SecretArg, owner_filter, utc};
+use crate::changes::{Changes, Event};
 use crate::errors::TfError;
 use crate::runtime::{Forward, awaitable, block_on};
+use crate::streams::Streamed;
 use crate::types::{Principal, Task, TaskPage, TaskStats, TokenPair, User, UserPage};
 
 /// What both classes hold: the core handle and its store.
@@ -194,6 +197,28 @@ impl Handle {
             tags,
         };
         Ok(self.tf.create_task(&me.inner, input).await?.into())
+    }
+
+    async fn events(
+        &self,
+        me: Principal,
+        last_event_id: Option<String>,
+    ) -> Result<Streamed<Event>, TfError> {
+        let after = last_event_id.as_deref().map(args::position).transpose()?;
+        let events = self.tf.events(&me.inner, after).await?;
+        Ok(Streamed::new(
+            events.map(|item| item.map(Event::from).map_err(TfError::from)),
+        ))
+    }
+
+    async fn task_changes(
+        &self,
+        me: Principal,
+        since: Option<String>,
+        limit: u32,
+    ) -> Result<Changes, TfError> {
+        let since = since.as_deref().map(args::position).transpose()?;
+        Ok(self.tf.task_changes(&me.inner, since, limit).await?.into())
     }
 
     async fn get_task(&self, me: Principal, task_id: String) -> Result<Task, TfError> {
@@ -539,6 +564,19 @@ python_methods! {
     /// One task.
     #[pyo3(signature = (me, task_id))]
     fn get_task(me: Principal, task_id: String) -> Task;
+
+    /// The caller's live task events after `last_event_id` (`None`: from now), without
+    /// gaps or repeats: a blocking iterator (GIL released while waiting) or, on
+    /// `taskflow.aio`, an async iterator. It ends when the session is revoked or the
+    /// account disabled; a first `reset` event when `last_event_id` is older than the log
+    /// keeps.
+    #[pyo3(signature = (me, last_event_id = None))]
+    fn events(me: Principal, last_event_id: Option<String>) -> Streamed<Event>;
+
+    /// The caller's task changes after `since` (`None`: from now), at most `limit`
+    /// (1-500); `ResetRequiredError` (`.start`) when `since` is older than the log keeps.
+    #[pyo3(signature = (me, since = None, limit = 100))]
+    fn task_changes(me: Principal, since: Option<String>, limit: u32) -> Changes;
 
     /// Changes the given fields; `None` clears `description` or `due_date`. With
     /// `expected_version`, only at that version (`VersionMismatchError` otherwise).

@@ -6,6 +6,7 @@
 //! through [`runtime::block_on`], which releases the GIL.
 
 mod args;
+mod changes;
 pub mod errors;
 mod flow;
 pub mod runtime;
@@ -28,6 +29,9 @@ fn _taskflow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::TaskPage>()?;
     m.add_class::<types::UserPage>()?;
     m.add_class::<types::TaskStats>()?;
+    m.add_class::<changes::Event>()?;
+    m.add_class::<changes::TaskChange>()?;
+    m.add_class::<changes::Changes>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -151,7 +151,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    //! The iterators over test-only streams (core has no stream yet), driven through
+    //! The iterators over test-only streams (errors and ends on demand), driven through
     //! Python's own iteration protocols.
 
     use std::ffi::CStr;

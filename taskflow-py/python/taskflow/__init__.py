@@ -10,12 +10,16 @@ stores and error codes. ``taskflow.aio`` has the asyncio flavour.
 
 from ._taskflow import (
     AuthenticationError,
+    Changes,
     ConflictError,
+    Event,
     NotFoundError,
     PermissionDeniedError,
     Principal,
     RateLimitedError,
+    ResetRequiredError,
     Task,
+    TaskChange,
     TaskFlow,
     TaskFlowError,
     TaskPage,
@@ -31,12 +35,16 @@ from ._taskflow import (
 
 __all__ = [
     "AuthenticationError",
+    "Changes",
     "ConflictError",
+    "Event",
     "NotFoundError",
     "PermissionDeniedError",
     "Principal",
     "RateLimitedError",
+    "ResetRequiredError",
     "Task",
+    "TaskChange",
     "TaskFlow",
     "TaskFlowError",
     "TaskPage",

@@ -1,6 +1,6 @@
 """Type stubs of the native module ``taskflow._taskflow`` (checked by ``mypy.stubtest``)."""
 
-from collections.abc import Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any, Optional, Union, final
@@ -16,6 +16,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitedError",
     "UnavailableError",
+    "ResetRequiredError",
     "TaskFlow",
     "AsyncTaskFlow",
     "User",
@@ -25,6 +26,9 @@ __all__ = [
     "TaskPage",
     "UserPage",
     "TaskStats",
+    "Event",
+    "TaskChange",
+    "Changes",
     "__version__",
 ]
 
@@ -62,6 +66,11 @@ class RateLimitedError(TaskFlowError):
 
 class UnavailableError(TaskFlowError):
     """The store cannot be reached; retry later."""
+
+class ResetRequiredError(TaskFlowError):
+    """A change-log position is older than the log keeps: refetch, then follow from ``start``."""
+
+    start: str
 
 @final
 class User:
@@ -194,6 +203,47 @@ class TaskStats:
     def to_dict(self) -> dict[str, Any]: ...
 
 @final
+class Event:
+    """A live task event: ``type`` is ``task.created``, ``task.updated``, ``task.deleted``
+    or ``reset``; ``data`` is ``{"task": Task}``, ``{"task_id", "owner_id"}`` or
+    ``{"start"}``; resume after ``id`` with ``last_event_id=``."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+@final
+class TaskChange:
+    """An entry of ``task_changes``: ``type`` is ``upsert`` (``task`` as written) or
+    ``delete`` (``task`` is ``None``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def task(self) -> Optional[Task]: ...
+
+@final
+class Changes:
+    """A page of ``task_changes``; pass ``next`` as ``since`` to read on."""
+
+    @property
+    def changes(self) -> list[TaskChange]: ...
+    @property
+    def next(self) -> str: ...
+    @property
+    def has_more(self) -> bool: ...
+    def __len__(self) -> int: ...
+
+@final
 class TaskFlow:
     """The blocking handle; every call releases the GIL while it waits. Thread-safe."""
 
@@ -242,6 +292,12 @@ class TaskFlow:
         tags: Optional[list[str]] = None,
     ) -> Task: ...
     def get_task(self, me: Principal, task_id: str) -> Task: ...
+    def events(
+        self, me: Principal, last_event_id: Optional[str] = None
+    ) -> Iterator[Event]: ...
+    def task_changes(
+        self, me: Principal, since: Optional[str] = None, limit: int = 100
+    ) -> Changes: ...
     def update_task(
         self,
         me: Principal,
@@ -333,6 +389,12 @@ class AsyncTaskFlow:
         tags: Optional[list[str]] = None,
     ) -> Awaitable[Task]: ...
     def get_task(self, me: Principal, task_id: str) -> Awaitable[Task]: ...
+    def events(
+        self, me: Principal, last_event_id: Optional[str] = None
+    ) -> AsyncIterator[Event]: ...
+    def task_changes(
+        self, me: Principal, since: Optional[str] = None, limit: int = 100
+    ) -> Awaitable[Changes]: ...
     def update_task(
         self,
         me: Principal,
