@@ -309,6 +309,42 @@ impl TaskStore for SlowReads {
 }
 
 #[async_trait]
+impl ChangeLog for SlowReads {
+    async fn read_changes(&self, s: Scope, a: LogPosition, n: usize) -> Result<ChangeBatch> {
+        self.inner.read_changes(s, a, n).await
+    }
+    async fn change_head(&self) -> Result<LogPosition> {
+        self.inner.change_head().await
+    }
+    async fn prune_changes(&self, b: DateTime<Utc>) -> Result<u64> {
+        self.inner.prune_changes(b).await
+    }
+    async fn wait_for_changes(&self, a: LogPosition, t: Duration) {
+        self.inner.wait_for_changes(a, t).await
+    }
+}
+
+#[async_trait]
+impl SharedState for SlowReads {
+    async fn get_shared(&self, k: &str, now: DateTime<Utc>) -> Result<Option<SharedRecord>> {
+        self.inner.get_shared(k, now).await
+    }
+    async fn put_shared(
+        &self,
+        k: &str,
+        v: &str,
+        e: Option<u64>,
+        x: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>> {
+        self.inner.put_shared(k, v, e, x, now).await
+    }
+    async fn purge_shared(&self, now: DateTime<Utc>) -> Result<u64> {
+        self.inner.purge_shared(now).await
+    }
+}
+
+#[async_trait]
 impl Store for SlowReads {
     async fn ping(&self) -> Result<()> {
         Ok(())
