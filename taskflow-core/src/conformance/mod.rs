@@ -268,6 +268,7 @@ macro_rules! __conformance_scenarios {
                 login_throttle_spares_the_owner_at_another_address,
                 distributed_guessing_is_slowed_by_the_account_cap,
                 unknown_accounts_are_throttled_like_known_ones,
+                login_throttle_is_one_budget_across_handles,
                 email_variants_are_one_account,
                 stored_emails_are_normalised_and_collisions_reported,
                 imported_bcrypt_hash_is_verified_and_upgraded,
