@@ -29,6 +29,20 @@ fn cached_flow() -> TaskFlow {
         .unwrap()
 }
 
+/// Waits until the handle's follower has applied every event appended so far and is
+/// trusted by the cache.
+async fn settle(tf: &TaskFlow) {
+    let head = tf.change_head().await.unwrap();
+    let status = tf.follower_status().expect("a follower");
+    for _ in 0..5_000 {
+        if status.position() >= head && status.is_following() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("the follower did not catch up within 5 s");
+}
+
 fn reg(name: &str) -> Registration {
     taskflow_core::conformance::registration(name)
 }
@@ -40,6 +54,10 @@ async fn repeated_reads_are_served_from_the_cache() {
     let pair = tf.login("hits@example.com", PASSWORD, None).await.unwrap();
     let p = tf.authenticate(&pair.access_token).await.unwrap();
     let t = tf.create_task(&p, NewTask::new("cached")).await.unwrap();
+    // The follower applies this handle's own writes too, and each invalidates what it
+    // touches: let it apply them all before warming the cache.
+    settle(&tf).await;
+    tf.authenticate(&pair.access_token).await.unwrap();
     tf.get_task(&p, t.id).await.unwrap();
     tf.list_tasks(&p, TaskQuery::default()).await.unwrap();
     let before = tf.cache_metrics().unwrap().hits();
