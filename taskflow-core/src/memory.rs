@@ -16,7 +16,10 @@ use crate::ids::{SessionId, TaskId, UserId};
 use crate::query::{ListRequest, TaskSlice};
 use crate::rbac::Scope;
 use crate::stats::{StatsRequest, TaskStats};
-use crate::store::{ChangeLog, SessionRotation, SessionStore, Store, TaskStore, UserStore};
+use crate::store::{
+    ChangeLog, SessionRotation, SessionStore, SharedRecord, SharedState, Store, TaskStore,
+    UserStore,
+};
 use crate::task::Task;
 use crate::user::{User, UserListRequest, UserRecord};
 
@@ -41,6 +44,8 @@ struct Data {
     last_seq: u64,
     /// Position of the newest pruned event.
     horizon: LogPosition,
+    /// [`SharedState`] records, expired ones included until purged.
+    shared: HashMap<String, SharedRecord>,
 }
 
 impl MemoryStore {
@@ -402,6 +407,55 @@ impl TaskStore for MemoryStore {
 impl Store for MemoryStore {
     async fn ping(&self) -> Result<()> {
         Ok(())
+    }
+}
+
+#[async_trait]
+impl SharedState for MemoryStore {
+    async fn get_shared(&self, key: &str, now: DateTime<Utc>) -> Result<Option<SharedRecord>> {
+        Ok(self
+            .read()
+            .shared
+            .get(key)
+            .filter(|r| r.expires_at > now)
+            .cloned())
+    }
+
+    async fn put_shared(
+        &self,
+        key: &str,
+        value: &str,
+        expected: Option<u64>,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>> {
+        let mut data = self.write();
+        let stored = data.shared.get(key);
+        let live = stored.filter(|r| r.expires_at > now);
+        let holds = match expected {
+            None => live.is_none(),
+            Some(v) => live.is_some_and(|r| r.version == v),
+        };
+        if !holds {
+            return Ok(None);
+        }
+        let version = stored.map_or(1, |r| r.version + 1);
+        data.shared.insert(
+            key.to_owned(),
+            SharedRecord {
+                value: value.to_owned(),
+                version,
+                expires_at,
+            },
+        );
+        Ok(Some(version))
+    }
+
+    async fn purge_shared(&self, now: DateTime<Utc>) -> Result<u64> {
+        let mut data = self.write();
+        let before = data.shared.len();
+        data.shared.retain(|_, r| r.expires_at > now);
+        Ok((before - data.shared.len()) as u64)
     }
 }
 

@@ -1,5 +1,5 @@
-//! Storage traits. A backend implements [`UserStore`], [`TaskStore`], [`SessionStore`] and
-//! [`Store`]; the doc comment of each method is the contract every backend honours and the
+//! Storage traits. A backend implements [`UserStore`], [`TaskStore`], [`SessionStore`],
+//! [`ChangeLog`], [`SharedState`] and [`Store`]; the doc comment of each method is the contract every backend honours and the
 //! conformance suite (feature `conformance`) checks.
 //!
 //! Shared rules:
@@ -14,6 +14,7 @@
 //! - Every write that changes a record appends its [`Change`](crate::Change) to the change
 //!   log ([`ChangeLog`]) atomically with it: both happen or neither does. The doc comment of
 //!   each write says which event; a write that changes nothing appends nothing.
+//!   [`SharedState`] records are not part of the log: their writes append nothing.
 //! - Failures to reach the database are [`Error::Unavailable`](crate::Error::Unavailable);
 //!   unexpected ones [`Error::Internal`](crate::Error::Internal), source kept.
 
@@ -224,9 +225,54 @@ pub trait ChangeLog: Send + Sync + 'static {
     }
 }
 
+/// Small records that every instance must agree on (the login throttle's budgets; later
+/// single-use tickets and job leases): a versioned text value under a key, with an expiry
+/// after which the record counts as absent.
+///
+/// Not part of the change log (writes append nothing) and never cached. Keys and values
+/// are opaque to the store; core keeps both small (a login record is a few kilobytes at
+/// most) and never puts a raw email or address in either.
+#[async_trait]
+pub trait SharedState: Send + Sync + 'static {
+    /// The record under `key` unless it expired at or before `now`. Read from the primary
+    /// (never a replica or a cache), so a conditional write that follows sees the version
+    /// it is conditioned on.
+    async fn get_shared(&self, key: &str, now: DateTime<Utc>) -> Result<Option<SharedRecord>>;
+
+    /// Writes `value` with `expires_at` under `key` if the stored record is at version
+    /// `expected` and has not expired at `now` (`None`: only if there is no live record,
+    /// absent or expired); returns the new version, or `None` when the condition did not
+    /// hold (nothing written). The new version is 1 when no record is stored under `key`,
+    /// else one more than the stored record's, expired or not. One conditional statement
+    /// (atomic operation), so of two concurrent writers with the same `expected` exactly
+    /// one wins.
+    async fn put_shared(
+        &self,
+        key: &str,
+        value: &str,
+        expected: Option<u64>,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>>;
+
+    /// Deletes records that expired at or before `now`; returns how many.
+    async fn purge_shared(&self, now: DateTime<Utc>) -> Result<u64>;
+}
+
+/// A record of [`SharedState`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedRecord {
+    /// The text stored.
+    pub value: String,
+    /// Its version: 1 for the first write under a key, one more with each write after.
+    pub version: u64,
+    /// When it stops counting: at this instant and after, the record is absent.
+    pub expires_at: DateTime<Utc>,
+}
+
 /// A complete backend.
 #[async_trait]
-pub trait Store: UserStore + TaskStore + SessionStore + ChangeLog {
+pub trait Store: UserStore + TaskStore + SessionStore + ChangeLog + SharedState {
     /// Checks that the backend answers (readiness probes).
     async fn ping(&self) -> Result<()>;
 }

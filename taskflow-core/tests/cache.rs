@@ -29,6 +29,20 @@ fn cached_flow() -> TaskFlow {
         .unwrap()
 }
 
+/// Waits until the handle's follower has applied every event appended so far and is
+/// trusted by the cache.
+async fn settle(tf: &TaskFlow) {
+    let head = tf.change_head().await.unwrap();
+    let status = tf.follower_status().expect("a follower");
+    for _ in 0..5_000 {
+        if status.position() >= head && status.is_following() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("the follower did not catch up within 5 s");
+}
+
 fn reg(name: &str) -> Registration {
     taskflow_core::conformance::registration(name)
 }
@@ -40,6 +54,10 @@ async fn repeated_reads_are_served_from_the_cache() {
     let pair = tf.login("hits@example.com", PASSWORD, None).await.unwrap();
     let p = tf.authenticate(&pair.access_token).await.unwrap();
     let t = tf.create_task(&p, NewTask::new("cached")).await.unwrap();
+    // The follower applies this handle's own writes too, and each invalidates what it
+    // touches: let it apply them all before warming the cache.
+    settle(&tf).await;
+    tf.authenticate(&pair.access_token).await.unwrap();
     tf.get_task(&p, t.id).await.unwrap();
     tf.list_tasks(&p, TaskQuery::default()).await.unwrap();
     let before = tf.cache_metrics().unwrap().hits();
@@ -310,14 +328,37 @@ impl TaskStore for SlowReads {
 
 #[async_trait]
 impl ChangeLog for SlowReads {
-    async fn read_changes(&self, s: Scope, after: LogPosition, n: usize) -> Result<ChangeBatch> {
-        self.inner.read_changes(s, after, n).await
+    async fn read_changes(&self, s: Scope, a: LogPosition, n: usize) -> Result<ChangeBatch> {
+        self.inner.read_changes(s, a, n).await
     }
     async fn change_head(&self) -> Result<LogPosition> {
         self.inner.change_head().await
     }
-    async fn prune_changes(&self, before: DateTime<Utc>) -> Result<u64> {
-        self.inner.prune_changes(before).await
+    async fn prune_changes(&self, b: DateTime<Utc>) -> Result<u64> {
+        self.inner.prune_changes(b).await
+    }
+    async fn wait_for_changes(&self, a: LogPosition, t: Duration) {
+        self.inner.wait_for_changes(a, t).await
+    }
+}
+
+#[async_trait]
+impl SharedState for SlowReads {
+    async fn get_shared(&self, k: &str, now: DateTime<Utc>) -> Result<Option<SharedRecord>> {
+        self.inner.get_shared(k, now).await
+    }
+    async fn put_shared(
+        &self,
+        k: &str,
+        v: &str,
+        e: Option<u64>,
+        x: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>> {
+        self.inner.put_shared(k, v, e, x, now).await
+    }
+    async fn purge_shared(&self, now: DateTime<Utc>) -> Result<u64> {
+        self.inner.purge_shared(now).await
     }
 }
 

@@ -126,7 +126,8 @@
 //! index stems and cannot match word prefixes); `pend`.
 //! `events`: unique `pos` (log order, and what makes positions unique); `subject, pos`
 //! (reads of one user's events, [`Scope::Owner`]); `at_ms` (pruning). The unique event id
-//! is `_id`. The `pend` indexes serve the recovery pass (`pend` between `""` and the
+//! is `_id`. `shared_state` (the login throttle's budgets, `_id` = key): `expires_ms`
+//! (purging). The `pend` indexes serve the recovery pass (`pend` between `""` and the
 //! UUIDv7 prefix of "now minus the grace") and the backfill at open.
 //!
 //! ## Where nx-27017 differs from MongoDB, and what this store does
@@ -173,6 +174,7 @@ mod changelog;
 mod docs;
 mod error;
 mod filter;
+mod shared;
 
 use std::future::IntoFuture;
 use std::time::Duration;
@@ -269,6 +271,8 @@ pub struct MongoStore {
     locks: Collection<Document>,
     events: Collection<Document>,
     meta: Collection<Document>,
+    /// [`SharedState`](taskflow_core::SharedState) records (the login throttle's budgets).
+    shared: Collection<Document>,
     timeout: Duration,
     log: Arc<LogState>,
 }
@@ -310,6 +314,8 @@ impl MongoStore {
             // positions from appenders and readers alike.
             events: db.collection_with_options("events", primary()),
             meta: db.collection_with_options("meta", primary()),
+            // Conditional writes follow these reads: from the primary too.
+            shared: db.collection_with_options("shared_state", primary()),
             db,
             client,
             timeout: options.operation_timeout,
@@ -335,7 +341,7 @@ impl MongoStore {
         let nx = self.is_nx_27017().await?;
         let unique = IndexOptions::builder().unique(true).build();
         let ttl = IndexOptions::builder().expire_after(Duration::ZERO).build();
-        let plan: [(&Collection<Document>, Document, Option<IndexOptions>); 12] = [
+        let plan: [(&Collection<Document>, Document, Option<IndexOptions>); 13] = [
             (&self.users, doc! { "email": 1 }, Some(unique)),
             (&self.users, doc! { "role": 1, "disabled": 1 }, None),
             (&self.sessions, doc! { "user_id": 1 }, None),
@@ -368,6 +374,7 @@ impl MongoStore {
             (&self.tasks, doc! { "created_ms": 1, "_id": 1 }, None),
             (&self.tasks, doc! { "owner_id": 1, "tags": 1 }, None),
             (&self.tasks, doc! { "owner_id": 1, "search_words": 1 }, None),
+            (&self.shared, doc! { "expires_ms": 1 }, None),
         ];
         for (coll, mut keys, options) in plan {
             if nx && keys.len() > 1 {

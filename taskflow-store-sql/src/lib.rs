@@ -45,6 +45,10 @@
 //!   match exactly the core's word-prefix semantics, whatever the database locale.
 //! - Refresh rotation and versioned writes are single conditional statements; bulk changes
 //!   and the last-admin guard are transactions.
+//! - Shared state (`SharedState`, the login throttle's records; table `shared_state`) is
+//!   one conditional statement per write on both dialects: with no expected version an
+//!   `INSERT … ON CONFLICT DO UPDATE … WHERE` that takes over only an expired row, otherwise
+//!   an `UPDATE … WHERE version = … AND expires_at > now`, each `RETURNING` the new version.
 //! - An optional read replica ([`SqlOptions::replica_url`]) serves task gets, listings and
 //!   stats, never authentication, read-modify-write reads, or reads of an owner who wrote
 //!   within [`SqlOptions::replica_lag`].

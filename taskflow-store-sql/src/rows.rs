@@ -2,8 +2,8 @@
 //! column decoders.
 
 use taskflow_core::{
-    Error, Priority, Result, Role, SessionId, SessionRecord, Status, Task, TaskId, User, UserId,
-    UserRecord,
+    Error, Priority, Result, Role, SessionId, SessionRecord, SharedRecord, Status, Task, TaskId,
+    User, UserId, UserRecord,
 };
 
 use crate::dialect::Dialect;
@@ -63,6 +63,15 @@ pub(crate) fn session<D: Dialect>(row: &D::Row) -> Result<SessionRecord> {
         created_at: D::time(row, 4)?,
         expires_at: D::time(row, 5)?,
         generation: version(D::int(row, 6)?)?,
+    })
+}
+
+/// A shared-state record from `value, version, expires_at`.
+pub(crate) fn shared<D: Dialect>(row: &D::Row) -> Result<SharedRecord> {
+    Ok(SharedRecord {
+        value: D::text(row, 0)?,
+        version: version(D::int(row, 1)?)?,
+        expires_at: D::time(row, 2)?,
     })
 }
 

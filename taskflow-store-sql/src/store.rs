@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{Pool, QueryBuilder};
 use taskflow_core::{
     Change, ChangeBatch, ChangeEvent, ChangeLog, Error, ListRequest, LogPosition, Result, Scope,
-    SessionId, SessionRecord, SessionRotation, SessionStore, StatsRequest, Store, Task, TaskId,
-    TaskSlice, TaskStats, TaskStore, User, UserId, UserListRequest, UserRecord, UserStore,
-    index_words, to_millis,
+    SessionId, SessionRecord, SessionRotation, SessionStore, SharedRecord, SharedState,
+    StatsRequest, Store, Task, TaskId, TaskSlice, TaskStats, TaskStore, User, UserId,
+    UserListRequest, UserRecord, UserStore, index_words, to_millis,
 };
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -733,6 +733,78 @@ impl<D: Dialect> Store for DialectStore<D> {
             .await
             .map_err(db)?;
         Ok(())
+    }
+}
+
+/// Each operation is one statement in its own (implicit) transaction, on the writer: reads
+/// see the latest write, and each conditional write is atomic. On PostgreSQL two writers
+/// racing for one key meet at its row (or its primary-key entry) and the second evaluates
+/// its condition on the first one's result; on SQLite writes are serial.
+#[async_trait]
+impl<D: Dialect> SharedState for DialectStore<D> {
+    async fn get_shared(&self, key: &str, now: DateTime<Utc>) -> Result<Option<SharedRecord>> {
+        let mut qb =
+            QueryBuilder::new("SELECT value, version, expires_at FROM shared_state WHERE key = ");
+        D::bind_text(&mut qb, key.to_owned());
+        qb.push(" AND expires_at > ");
+        D::bind_time(&mut qb, now);
+        let rows = Self::fetch(&self.writer, qb, true).await?;
+        rows.first().map(decode::shared::<D>).transpose()
+    }
+
+    async fn put_shared(
+        &self,
+        key: &str,
+        value: &str,
+        expected: Option<u64>,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>> {
+        let mut qb = match expected {
+            // Inserts, or takes over an expired row (one version up); a live row stays.
+            None => {
+                let mut qb = QueryBuilder::new(
+                    "INSERT INTO shared_state (key, value, version, expires_at) VALUES (",
+                );
+                let mut values = List::new(&mut qb);
+                D::bind_text(values.next(), key.to_owned());
+                D::bind_text(values.next(), value.to_owned());
+                values.next().push("1");
+                D::bind_time(values.next(), expires_at);
+                qb.push(
+                    ") ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
+                     version = shared_state.version + 1, expires_at = excluded.expires_at \
+                     WHERE shared_state.expires_at <= ",
+                );
+                D::bind_time(&mut qb, now);
+                qb
+            }
+            Some(version) => {
+                let mut qb = QueryBuilder::new("UPDATE shared_state SET value = ");
+                D::bind_text(&mut qb, value.to_owned());
+                qb.push(", version = version + 1, expires_at = ");
+                D::bind_time(&mut qb, expires_at);
+                qb.push(" WHERE key = ");
+                D::bind_text(&mut qb, key.to_owned());
+                qb.push(" AND version = ");
+                D::bind_int(&mut qb, version_param(version));
+                qb.push(" AND expires_at > ");
+                D::bind_time(&mut qb, now);
+                qb
+            }
+        };
+        // A row comes back only when the statement wrote.
+        qb.push(" RETURNING version");
+        let rows = Self::fetch(&self.writer, qb, true).await?;
+        rows.first()
+            .map(|row| D::int(row, 0).and_then(decode::version))
+            .transpose()
+    }
+
+    async fn purge_shared(&self, now: DateTime<Utc>) -> Result<u64> {
+        let mut qb = QueryBuilder::new("DELETE FROM shared_state WHERE expires_at <= ");
+        D::bind_time(&mut qb, now);
+        Self::execute(&self.writer, qb).await.map_err(db)
     }
 }
 

@@ -15,7 +15,10 @@ use crate::ids::{SessionId, TaskId, UserId};
 use crate::query::{ListRequest, TaskSlice};
 use crate::rbac::Scope;
 use crate::stats::{StatsRequest, TaskStats};
-use crate::store::{ChangeLog, SessionRotation, SessionStore, Store, TaskStore, UserStore};
+use crate::store::{
+    ChangeLog, SessionRotation, SessionStore, SharedRecord, SharedState, Store, TaskStore,
+    UserStore,
+};
 use crate::task::Task;
 use crate::user::{User, UserListRequest, UserRecord};
 
@@ -23,7 +26,8 @@ use crate::user::{User, UserListRequest, UserRecord};
 /// [module docs](crate::cache) for the stamp scheme and its guarantee).
 ///
 /// Cached: users and sessions by id (what `authenticate` reads), tasks by id, task list
-/// pages and stats. Not cached: reads by email, user listings, bulk reads.
+/// pages and stats. Not cached: reads by email, user listings, bulk reads, and
+/// [`SharedState`] (every call goes to the store: its records are what instances agree on).
 ///
 /// Writes made by other instances reach the cache through [`apply`](Self::apply), which a
 /// [`Follower`](crate::Follower) calls for every event of the change log; with
@@ -394,5 +398,31 @@ impl ChangeLog for Cached {
 
     fn observe(&self, change: &Change) {
         self.store.observe(change);
+    }
+}
+
+/// Never cached: a shared record is what every instance must agree on, and each of its
+/// writes is conditioned on the version just read from the store.
+#[async_trait]
+impl SharedState for Cached {
+    async fn get_shared(&self, key: &str, now: DateTime<Utc>) -> Result<Option<SharedRecord>> {
+        self.store.get_shared(key, now).await
+    }
+
+    async fn put_shared(
+        &self,
+        key: &str,
+        value: &str,
+        expected: Option<u64>,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>> {
+        self.store
+            .put_shared(key, value, expected, expires_at, now)
+            .await
+    }
+
+    async fn purge_shared(&self, now: DateTime<Utc>) -> Result<u64> {
+        self.store.purge_shared(now).await
     }
 }

@@ -350,7 +350,8 @@ pub async fn unknown_accounts_are_throttled_like_known_ones(store: Arc<dyn Store
     let known = Harness::new(Arc::clone(&store));
     known.account("real").await;
     let real = attack_transcript(&known, "real@example.com").await;
-    // A fresh handle over the same store: same clock start, fresh throttle.
+    // A fresh handle over the same store: same clock start, and (another account) a
+    // throttle record of its own.
     let unknown = Harness::new(store);
     let ghost = attack_transcript(&unknown, "nobody-here@example.com").await;
     assert_eq!(real, ghost);
@@ -379,6 +380,65 @@ async fn attack_transcript(h: &Harness, email: &str) -> Vec<String> {
     steps.push(step(h, email, client(51)).await);
     steps.push(step(h, email, client(52)).await);
     steps
+}
+
+/// Two handles over one store (two instances) spend one throttle budget: failed logins of
+/// one account from one address, alternating between the handles, count together, so the
+/// sixth attempt is `rate_limited` on either handle with the same retry-after. Past the
+/// account-wide cap a new address waits for the slot on both, the slot one handle gives
+/// out is taken for the other, and an address that logged in through one handle skips the
+/// slots on the other.
+pub async fn login_throttle_is_one_budget_across_handles(store: Arc<dyn Store>) {
+    let a = Harness::new(Arc::clone(&store));
+    // Same clock: handle `b` reads `a`'s (its own `clock` field is not used).
+    let clock = Arc::clone(&a.clock);
+    let b = Harness::with(store, |builder| builder.clock(clock));
+    a.account("shared").await;
+    let email = "shared@example.com";
+    let from = client(1);
+    for i in 0..5 {
+        let h = if i % 2 == 0 { &a } else { &b };
+        expect_code(
+            h.tf.login(email, "wrong guess", from).await,
+            "unauthenticated",
+        );
+    }
+    let on_a = retry_after(a.tf.login(email, PASSWORD, from).await.map(drop));
+    let on_b = retry_after(b.tf.login(email, PASSWORD, from).await.map(drop));
+    assert_eq!(on_a, Duration::from_secs(15 * 60));
+    assert_eq!(on_b, on_a);
+    // Another address of the owner's logs in through `b` and becomes known.
+    let home = client(200);
+    b.tf.login(email, PASSWORD, home).await.unwrap();
+    // 45 more failures, 3 from each of 15 addresses, alternating: 50 in the window.
+    for round in 0..3 {
+        for bot in 0..15 {
+            let h = if (round + bot) % 2 == 0 { &a } else { &b };
+            expect_code(
+                h.tf.login(email, "spread guess", client(10 + bot)).await,
+                "unauthenticated",
+            );
+        }
+    }
+    assert_eq!(
+        retry_after(a.tf.login(email, "guess", client(100)).await.map(drop)),
+        Duration::from_secs(1)
+    );
+    assert_eq!(
+        retry_after(b.tf.login(email, "guess", client(101)).await.map(drop)),
+        Duration::from_secs(1)
+    );
+    a.tf.login(email, PASSWORD, home).await.unwrap();
+    // `a` gives out the slot; on `b` the next one is 2 s away.
+    a.advance(TimeDelta::seconds(1));
+    expect_code(
+        a.tf.login(email, "slot guess", client(102)).await,
+        "unauthenticated",
+    );
+    assert_eq!(
+        retry_after(b.tf.login(email, "too soon", client(103)).await.map(drop)),
+        Duration::from_secs(2)
+    );
 }
 
 /// NFC, NFD, fullwidth and upper-case spellings of one email are one account: registering

@@ -9,8 +9,8 @@ use futures_util::StreamExt;
 
 use super::{Harness, PASSWORD, expect_code};
 use crate::{
-    Change, ChangeEvent, Error, Event, FollowerConfig, LogPosition, MokaCache, NewTask, Scope,
-    Status, Store, TaskChangeKind, TaskFlow, TaskPatch, UserUpdate,
+    Change, ChangeBatch, ChangeEvent, Error, Event, FollowerConfig, LogPosition, MokaCache,
+    NewTask, Scope, Status, Store, TaskChangeKind, TaskFlow, TaskPatch, UserUpdate,
 };
 
 /// Every event in the log, oldest first.
@@ -25,11 +25,42 @@ pub async fn whole_log(store: &dyn Store) -> Vec<ChangeEvent> {
         if let Some(last) = batch.events.last() {
             after = last.position;
         }
-        let done = batch.caught_up;
+        let (done, empty) = (batch.caught_up, batch.events.is_empty());
         events.extend(batch.events);
         if done {
             return events;
         }
+        if empty {
+            // Held back (PostgreSQL: an older transaction of someone else still runs).
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// A read of the log once it has settled: a store may answer `caught_up: false` for a
+/// while after a write (PostgreSQL holds events back while an older transaction, of any
+/// test on the same server, still runs), so this reads again until the batch is caught
+/// up or full. Panics after 10 s.
+pub async fn settled(
+    store: &dyn Store,
+    scope: Scope,
+    after: LogPosition,
+    limit: usize,
+) -> ChangeBatch {
+    let started = std::time::Instant::now();
+    loop {
+        let batch = store
+            .read_changes(scope, after, limit)
+            .await
+            .expect("read_changes");
+        if batch.caught_up || batch.events.len() == limit {
+            return batch;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the log never settled: {batch:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -226,27 +257,15 @@ pub async fn reads_resume_after_a_position_within_a_scope(store: Arc<dyn Store>)
     }
     let log = whole_log(&*h.store).await;
     for (i, e) in log.iter().enumerate() {
-        let rest = h
-            .store
-            .read_changes(Scope::All, e.position, 100)
-            .await
-            .unwrap();
+        let rest = settled(&*h.store, Scope::All, e.position, 100).await;
         assert!(rest.caught_up);
         assert_eq!(rest.events, log[i + 1..], "resume after event {i}");
     }
-    let cut = h
-        .store
-        .read_changes(Scope::All, LogPosition::ZERO, 2)
-        .await
-        .unwrap();
+    let cut = settled(&*h.store, Scope::All, LogPosition::ZERO, 2).await;
     assert_eq!(cut.events, log[..2]);
     assert!(!cut.caught_up, "a batch cut by the limit is not caught up");
 
-    let only_b = h
-        .store
-        .read_changes(Scope::Owner(b.user.id), LogPosition::ZERO, 100)
-        .await
-        .unwrap();
+    let only_b = settled(&*h.store, Scope::Owner(b.user.id), LogPosition::ZERO, 100).await;
     let want: Vec<_> = log
         .iter()
         .filter(|e| e.change.subject() == b.user.id)
@@ -258,14 +277,10 @@ pub async fn reads_resume_after_a_position_within_a_scope(store: Arc<dyn Store>)
     let head = h.store.change_head().await.unwrap();
     assert!(head >= log.last().unwrap().position);
     let t = h.task(&a.principal, NewTask::new("after the head")).await;
-    let next = h.store.read_changes(Scope::All, head, 100).await.unwrap();
+    let next = settled(&*h.store, Scope::All, head, 100).await;
     assert_eq!(next.events.len(), 1);
     assert_eq!(next.events[0].change, Change::TaskCreated(t));
-    let none = h
-        .store
-        .read_changes(Scope::Owner(b.user.id), head, 100)
-        .await
-        .unwrap();
+    let none = settled(&*h.store, Scope::Owner(b.user.id), head, 100).await;
     assert!(none.events.is_empty() && none.caught_up);
 }
 
@@ -291,10 +306,10 @@ pub async fn pruned_positions_ask_for_a_reset(store: Arc<dyn Store>) {
         other => panic!("expected a reset, got {other:?}"),
     };
     assert!(start >= old.last().unwrap().position);
-    let empty = h.store.read_changes(Scope::All, start, 10).await.unwrap();
+    let empty = settled(&*h.store, Scope::All, start, 10).await;
     assert!(empty.events.is_empty() && empty.caught_up);
     let t = h.task(&a.principal, NewTask::new("new")).await;
-    let next = h.store.read_changes(Scope::All, start, 10).await.unwrap();
+    let next = settled(&*h.store, Scope::All, start, 10).await;
     assert_eq!(next.events.len(), 1);
     assert_eq!(next.events[0].change, Change::TaskCreated(t));
     assert_eq!(

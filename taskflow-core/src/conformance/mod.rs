@@ -15,6 +15,7 @@ mod admin;
 mod changes;
 mod differential;
 mod listing;
+mod shared;
 mod tasks;
 mod tokens;
 
@@ -23,6 +24,7 @@ pub use admin::*;
 pub use changes::*;
 pub use differential::*;
 pub use listing::*;
+pub use shared::*;
 pub use tasks::*;
 pub use tokens::*;
 
@@ -227,7 +229,8 @@ where
 /// the name of its function, which is also the name of its test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Scenario {
-    /// `accounts`, `tokens`, `admin`, `tasks`, `listing`, `changes` or `differential`.
+    /// `accounts`, `tokens`, `admin`, `tasks`, `listing`, `changes`, `shared` or
+    /// `differential`.
     pub group: &'static str,
     /// The scenario function, and the test `store_conformance!` expands for it.
     pub name: &'static str,
@@ -265,6 +268,7 @@ macro_rules! __conformance_scenarios {
                 login_throttle_spares_the_owner_at_another_address,
                 distributed_guessing_is_slowed_by_the_account_cap,
                 unknown_accounts_are_throttled_like_known_ones,
+                login_throttle_is_one_budget_across_handles,
                 email_variants_are_one_account,
                 stored_emails_are_normalised_and_collisions_reported,
                 imported_bcrypt_hash_is_verified_and_upgraded,
@@ -333,6 +337,12 @@ macro_rules! __conformance_scenarios {
                 task_feed_shows_what_get_shows,
                 event_streams_follow_visibility_and_end_on_logout,
                 a_following_cache_honours_other_handles_writes,
+            ]
+            shared [
+                shared_records_are_versioned,
+                concurrent_shared_puts_let_exactly_one_win,
+                expired_shared_records_are_absent_and_replaceable,
+                expired_shared_records_are_purged,
             ]
             differential [
                 operations_match_the_memory_reference,

@@ -62,17 +62,18 @@ impl TaskFlow {
     /// resolved; `None` is a bucket of its own). Failures are counted per (account, address)
     /// and per account: too many from one address answer `rate_limited` for that address
     /// only; too many across addresses space further attempts out (seconds, not a lockout),
-    /// except from addresses that recently logged in to the account. See
-    /// [`LoginThrottleConfig`](crate::LoginThrottleConfig) for the numbers.
+    /// except from addresses that recently logged in to the account. The counts are kept in
+    /// the store ([`SharedState`](crate::SharedState)), so every handle over it shares them.
+    /// See [`LoginThrottleConfig`](crate::LoginThrottleConfig) for the numbers.
     pub async fn login(
         &self,
         email: &str,
         password: &str,
         client_addr: Option<IpAddr>,
     ) -> Result<TokenPair> {
-        let throttle = &self.inner.throttle;
+        let (throttle, store) = (&self.inner.throttle, &*self.inner.store);
         let key = AccountKey::of(&fold_email(email));
-        throttle.check(&key, client_addr, self.now())?;
+        throttle.check(store, &key, client_addr, self.now()).await?;
         let record = match normalize_email(email) {
             Ok(email) => self.inner.store.get_user_by_email(&email).await?,
             Err(_) => None,
@@ -86,11 +87,15 @@ impl TaskFlow {
         let (record, rehash) = match (record, verified) {
             (Some(record), Verified::Yes { rehash }) => (record, rehash),
             _ => {
-                throttle.record_failure(&key, client_addr, self.now());
+                throttle
+                    .record_failure(store, &key, client_addr, self.now())
+                    .await?;
                 return Err(BAD_CREDENTIALS);
             }
         };
-        throttle.record_success(&key, client_addr, self.now());
+        throttle
+            .record_success(store, &key, client_addr, self.now())
+            .await?;
         if record.user.disabled {
             return Err(Error::Unauthenticated("account disabled"));
         }
@@ -285,7 +290,8 @@ impl TaskFlow {
         }
         let record = self.load_self(principal).await?;
         let key = AccountKey::of(&fold_email(&record.user.email));
-        self.inner.throttle.check(&key, client_addr, self.now())?;
+        let (throttle, store) = (&self.inner.throttle, &*self.inner.store);
+        throttle.check(store, &key, client_addr, self.now()).await?;
         let verified = self
             .inner
             .passwords
@@ -295,9 +301,9 @@ impl TaskFlow {
             )
             .await?;
         if verified == Verified::No {
-            self.inner
-                .throttle
-                .record_failure(&key, client_addr, self.now());
+            throttle
+                .record_failure(store, &key, client_addr, self.now())
+                .await?;
             return Err(Error::Unauthenticated("current password is incorrect"));
         }
         let password_hash = self.inner.passwords.hash(new_password.to_owned()).await?;
