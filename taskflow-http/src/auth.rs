@@ -32,3 +32,41 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> 
     }
     Ok(principal)
 }
+
+/// `GET /events` also takes a single-use ticket in `ticket=` (`POST /events/ticket`), for
+/// browsers' `EventSource`, which cannot send headers.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "ticket",
+    key_in = "query",
+    checker = "check_ticket",
+    rename = "event_ticket"
+)]
+pub struct TicketAuth(pub (Principal, chrono::DateTime<chrono::Utc>));
+
+async fn check_ticket(
+    req: &Request,
+    key: poem_openapi::auth::ApiKey,
+) -> poem::Result<(Principal, chrono::DateTime<chrono::Utc>)> {
+    let tf = req
+        .data::<TaskFlow>()
+        .expect("the TaskFlow handle is attached to every route");
+    let (principal, until) = tf
+        .redeem_event_ticket(&key.key)
+        .await
+        .map_err(ApiError::from)?;
+    if let Some(limits) = req.data::<Limits>() {
+        limits.check_user(&principal)?;
+    }
+    Ok((principal, until))
+}
+
+/// Who may open an event stream: a bearer token, or a ticket.
+#[derive(SecurityScheme)]
+pub enum EventsAuth {
+    /// `Authorization: Bearer <access token>`.
+    Bearer(BearerAuth),
+    /// `?ticket=` from `POST /events/ticket`.
+    Ticket(TicketAuth),
+}

@@ -413,11 +413,29 @@ struct Events {
 
 impl Events {
     async fn open(fleet: &Fleet, server: usize, token: &str, last_event_id: Option<&str>) -> Self {
-        let mut request = fleet
+        let request = fleet
             .http
             .get(fleet.url(server, "/events"))
-            .bearer_auth(token)
-            .timeout(Duration::from_secs(3600));
+            .bearer_auth(token);
+        Self::send(request, last_event_id).await
+    }
+
+    /// A stream opened with a ticket in the URL instead of a header (what browsers do).
+    async fn open_with_ticket(
+        fleet: &Fleet,
+        server: usize,
+        ticket: &str,
+        last_event_id: Option<&str>,
+    ) -> Self {
+        let request = fleet
+            .http
+            .get(fleet.url(server, "/events"))
+            .query(&[("ticket", ticket)]);
+        Self::send(request, last_event_id).await
+    }
+
+    async fn send(request: RequestBuilder, last_event_id: Option<&str>) -> Self {
+        let mut request = request.timeout(Duration::from_secs(3600));
         if let Some(id) = last_event_id {
             request = request.header("Last-Event-ID", id);
         }
@@ -504,7 +522,26 @@ async fn a_stream_resumes_on_another_instance(fleet: &mut Fleet) {
     drop(events);
     let second = create_task(fleet, &token, "second").await;
     let third = create_task(fleet, &token, "third").await;
-    let mut resumed = Events::open(fleet, 2, &token, Some(&seen.id)).await;
+    // Resumed on instance 2 with a ticket issued by instance 0, as a browser would.
+    let ticket = send_json(
+        fleet
+            .http
+            .post(fleet.url(0, "/events/ticket"))
+            .bearer_auth(&token),
+        StatusCode::OK,
+    )
+    .await;
+    let ticket = ticket["ticket"].as_str().unwrap().to_owned();
+    let mut resumed = Events::open_with_ticket(fleet, 2, &ticket, Some(&seen.id)).await;
+    let again = fleet
+        .http
+        .get(fleet.url(2, "/events"))
+        .query(&[("ticket", ticket.as_str())]);
+    assert_eq!(
+        status_of(again).await,
+        StatusCode::UNAUTHORIZED,
+        "a ticket opens one stream"
+    );
     let a = resumed.next().await.expect("the second task");
     let b = resumed.next().await.expect("the third task");
     assert_eq!(

@@ -510,3 +510,53 @@ where
     }
     start.elapsed()
 }
+
+/// An event ticket opens one stream, once, on any handle over the store, as its principal;
+/// a used, expired or forged ticket, or one whose session ended, is refused.
+pub async fn event_tickets_are_single_use(store: Arc<dyn Store>) {
+    let h = Harness::new(Arc::clone(&store));
+    let other = Harness::new(store);
+    let a = h.account("alice").await;
+    let until = h.now() + TimeDelta::minutes(15);
+    let t = h.tf.issue_event_ticket(&a.principal, until).await.unwrap();
+    assert!(t.ticket.starts_with("evt_") && t.ticket.len() > 40);
+    assert_eq!(t.expires_in, crate::EVENT_TICKET_TTL);
+    let (p, stream_until) = other.tf.redeem_event_ticket(&t.ticket).await.unwrap();
+    assert_eq!(
+        p, a.principal,
+        "redeemed on another handle, as its principal"
+    );
+    assert_eq!(stream_until, until);
+    expect_code(h.tf.redeem_event_ticket(&t.ticket).await, "unauthenticated");
+    expect_code(
+        h.tf.redeem_event_ticket("evt_forged").await,
+        "unauthenticated",
+    );
+    expect_code(
+        h.tf.redeem_event_ticket(&"x".repeat(5000)).await,
+        "unauthenticated",
+    );
+
+    let soon = h.now() + TimeDelta::seconds(10);
+    let short = h.tf.issue_event_ticket(&a.principal, soon).await.unwrap();
+    assert_eq!(
+        short.expires_in,
+        Duration::from_secs(10),
+        "no longer than the token"
+    );
+    let late = h.tf.issue_event_ticket(&a.principal, until).await.unwrap();
+    h.advance(TimeDelta::seconds(61));
+    expect_code(
+        h.tf.redeem_event_ticket(&late.ticket).await,
+        "unauthenticated",
+    );
+
+    let b = h.account("bob").await;
+    let until = h.now() + TimeDelta::minutes(15);
+    let ended = h.tf.issue_event_ticket(&b.principal, until).await.unwrap();
+    h.tf.logout(&b.principal, None).await.unwrap();
+    expect_code(
+        h.tf.redeem_event_ticket(&ended.ticket).await,
+        "unauthenticated",
+    );
+}

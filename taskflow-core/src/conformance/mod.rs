@@ -337,6 +337,7 @@ macro_rules! __conformance_scenarios {
                 task_feed_shows_what_get_shows,
                 event_streams_follow_visibility_and_end_on_logout,
                 a_following_cache_honours_other_handles_writes,
+                event_tickets_are_single_use,
             ]
             shared [
                 shared_records_are_versioned,

@@ -29,6 +29,9 @@ pub const DEFAULT_CHANGES_LIMIT: u32 = 100;
 /// Most changes in one page of [`TaskFlow::task_changes`].
 pub const MAX_CHANGES_LIMIT: u32 = 500;
 
+/// How long an event-stream ticket stays valid.
+pub const EVENT_TICKET_TTL: Duration = Duration::from_secs(60);
+
 /// Log reads one page of the feed may take when most events are out of scope.
 const FEED_READS: usize = 8;
 /// Events a stream reads at once.
@@ -109,6 +112,37 @@ pub struct TaskChanges {
     pub next: LogPosition,
     /// Whether the feed has more right now.
     pub has_more: bool,
+}
+
+/// A single-use ticket for one event stream, for clients that cannot send an
+/// `Authorization` header (browsers' `EventSource`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventTicket {
+    /// The ticket: 32 random bytes, URL-safe base64 after `evt_`; redeemable once.
+    pub ticket: String,
+    /// How long it stays valid ([`EVENT_TICKET_TTL`], less if the access token it was
+    /// issued for expires sooner).
+    pub expires_in: Duration,
+}
+
+/// What a ticket's shared record holds (never the ticket itself, only its digest is the
+/// key): whose it is, and until when the stream it opens may run.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TicketClaims {
+    user_id: crate::ids::UserId,
+    session_id: Option<crate::ids::SessionId>,
+    /// The expiry of the access token the ticket was issued for, in Unix milliseconds.
+    until_ms: i64,
+}
+
+/// The shared-state value of a ticket that was redeemed.
+const TICKET_USED: &str = "used";
+
+fn ticket_key(ticket: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(ticket.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("ticket:{hex}")
 }
 
 /// Whether a principal with read scope `scope` may be shown `change`: the rule that
@@ -211,6 +245,92 @@ impl TaskFlow {
         Ok(EventStream {
             inner: Box::pin(futures_util::stream::unfold(state, next_event)),
         })
+    }
+
+    /// Issues a single-use ticket that opens one event stream as `principal` (see
+    /// [`redeem_event_ticket`](Self::redeem_event_ticket)). `access_expires_at` is the
+    /// expiry of the access token the caller authenticated with: the ticket, and the stream
+    /// it opens, end no later. Kept in the store's shared state, so any instance redeems it.
+    pub async fn issue_event_ticket(
+        &self,
+        principal: &Principal,
+        access_expires_at: chrono::DateTime<Utc>,
+    ) -> Result<EventTicket> {
+        self.read_scope(principal)?;
+        let now = self.now();
+        let ttl = chrono::TimeDelta::from_std(EVENT_TICKET_TTL).unwrap_or_default();
+        let expires_at = (now + ttl).min(access_expires_at);
+        if expires_at <= now {
+            return Err(Error::Unauthenticated("access token expired"));
+        }
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|e| Error::internal(e.to_string()))?;
+        use base64::Engine as _;
+        let ticket = format!(
+            "evt_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+        );
+        let claims = TicketClaims {
+            user_id: principal.user_id,
+            session_id: principal.session_id,
+            until_ms: access_expires_at.timestamp_millis(),
+        };
+        let value = serde_json::to_string(&claims).map_err(Error::internal)?;
+        let written = self
+            .inner
+            .store
+            .put_shared(&ticket_key(&ticket), &value, None, expires_at, now)
+            .await?;
+        if written.is_none() {
+            // 256 random bits met a live ticket: the random source is broken.
+            return Err(Error::internal(
+                "a fresh event ticket collided with a live one",
+            ));
+        }
+        Ok(EventTicket {
+            ticket,
+            expires_in: (expires_at - now).to_std().unwrap_or_default(),
+        })
+    }
+
+    /// Redeems a ticket of [`issue_event_ticket`](Self::issue_event_ticket), once, on any
+    /// instance: the principal as their user and session stand now, and when the stream
+    /// must end. An unknown, used or expired ticket, or one whose session has ended since,
+    /// is `unauthenticated`.
+    pub async fn redeem_event_ticket(
+        &self,
+        ticket: &str,
+    ) -> Result<(Principal, chrono::DateTime<Utc>)> {
+        const REFUSED: Error = Error::Unauthenticated("event ticket is unknown, used or expired");
+        if ticket.len() > 64 || !ticket.starts_with("evt_") {
+            return Err(REFUSED);
+        }
+        let now = self.now();
+        let key = ticket_key(ticket);
+        let store = &self.inner.store;
+        let record = store.get_shared(&key, now).await?.ok_or(REFUSED)?;
+        if record.value == TICKET_USED {
+            return Err(REFUSED);
+        }
+        let claims: TicketClaims = serde_json::from_str(&record.value).map_err(Error::internal)?;
+        // Single use: of concurrent redemptions exactly one turns the record into `used`.
+        store
+            .put_shared(
+                &key,
+                TICKET_USED,
+                Some(record.version),
+                record.expires_at,
+                now,
+            )
+            .await?
+            .ok_or(REFUSED)?;
+        let until = chrono::DateTime::from_timestamp_millis(claims.until_ms).ok_or(REFUSED)?;
+        let principal = Principal {
+            user_id: claims.user_id,
+            role: crate::rbac::Role::new("user"),
+            session_id: claims.session_id,
+        };
+        Ok((self.recheck(&principal).await?, until))
     }
 
     /// The principal as its user and session stand now: an error once the session is

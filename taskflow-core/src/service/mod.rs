@@ -8,8 +8,8 @@ mod tasks;
 mod users;
 
 pub use changes::{
-    DEFAULT_CHANGES_LIMIT, Event, EventStream, MAX_CHANGES_LIMIT, TaskChange, TaskChangeKind,
-    TaskChanges,
+    DEFAULT_CHANGES_LIMIT, EVENT_TICKET_TTL, Event, EventStream, EventTicket, MAX_CHANGES_LIMIT,
+    TaskChange, TaskChangeKind, TaskChanges,
 };
 pub use tasks::MAX_BULK_IDS;
 

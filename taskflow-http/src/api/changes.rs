@@ -15,8 +15,8 @@ use poem_openapi::types::ToJSON;
 use taskflow_core::{DEFAULT_CHANGES_LIMIT, Error, LogPosition, TaskFlow};
 
 use super::ApiTags;
-use crate::auth::BearerAuth;
-use crate::dto::{EventOut, TaskChangesOut};
+use crate::auth::{BearerAuth, EventsAuth};
+use crate::dto::{EventOut, EventTicketOut, TaskChangesOut};
 use crate::metrics::StreamGauge;
 use crate::problem::{ApiError, ApiResult};
 use crate::query_errors::{QueryErrors, QueryValue};
@@ -76,6 +76,30 @@ impl ChangesApi {
         Ok(JsonOut(page.into()))
     }
 
+    /// A single-use ticket for `GET /events?ticket=`, valid for 60 s (less if the access
+    /// token expires sooner), on any instance: for browsers, whose `EventSource` cannot
+    /// send an `Authorization` header. The stream it opens ends when this access token
+    /// would have expired.
+    #[oai(
+        path = "/events/ticket",
+        method = "post",
+        operation_id = "event_ticket"
+    )]
+    async fn event_ticket(
+        &self,
+        tf: Data<&TaskFlow>,
+        req: &Request,
+        auth: BearerAuth,
+    ) -> ApiResult<JsonOut<EventTicketOut>> {
+        let token = bearer_token(req).ok_or(Error::Unauthenticated("missing bearer token"))?;
+        let expires_at = tf.access_token_expires_at(token)?;
+        let ticket = tf.issue_event_ticket(&auth.0, expires_at).await?;
+        Ok(JsonOut(EventTicketOut {
+            ticket: ticket.ticket,
+            expires_in: ticket.expires_in.as_secs(),
+        }))
+    }
+
     /// Live events (`text/event-stream`): every task event the caller may see, from now or
     /// after `Last-Event-ID` (header, or `last_event_id=`), without gaps or repeats within
     /// the log's retention (older: a first `reset` event with the position to go on from).
@@ -88,7 +112,7 @@ impl ChangesApi {
         tf: Data<&TaskFlow>,
         gauge: Data<&StreamGauge>,
         req: &Request,
-        auth: BearerAuth,
+        auth: EventsAuth,
         /// Resume after this event id (what `EventSource` sends on reconnect).
         #[oai(name = "Last-Event-ID")]
         last_event_id_header: Header<Option<String>>,
@@ -99,9 +123,15 @@ impl ChangesApi {
         let header = position(&mut errors, "Last-Event-ID", last_event_id_header.0);
         let query = position(&mut errors, "last_event_id", last_event_id.0);
         errors.into_result()?;
-        let token = bearer_token(req).ok_or(Error::Unauthenticated("missing bearer token"))?;
-        let expires_at = tf.access_token_expires_at(token)?;
-        let events = tf.events(&auth.0, header.or(query)).await?;
+        let (principal, expires_at) = match auth {
+            EventsAuth::Bearer(BearerAuth(principal)) => {
+                let token =
+                    bearer_token(req).ok_or(Error::Unauthenticated("missing bearer token"))?;
+                (principal, tf.access_token_expires_at(token)?)
+            }
+            EventsAuth::Ticket(ticket) => ticket.0,
+        };
+        let events = tf.events(&principal, header.or(query)).await?;
         let until = (expires_at - chrono::Utc::now())
             .to_std()
             .unwrap_or_default();

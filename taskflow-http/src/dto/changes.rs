@@ -112,3 +112,13 @@ impl From<core::Event> for EventOut {
         }
     }
 }
+/// A single-use ticket for `GET /events?ticket=` (browsers' `EventSource` cannot send an
+/// `Authorization` header).
+#[derive(Debug, Clone, Object, Serialize)]
+#[oai(rename = "EventTicket")]
+pub struct EventTicketOut {
+    /// Pass as `ticket=`; valid once, for `expires_in` seconds.
+    pub ticket: String,
+    /// Seconds the ticket stays valid (60).
+    pub expires_in: u64,
+}

@@ -13,7 +13,7 @@ mod users;
 mod wire;
 
 pub use auth::{LoginIn, PasswordIn, ProfileIn, RefreshIn, RegisterIn, TokenPairOut};
-pub use changes::{EventOut, TaskChangesOut};
+pub use changes::{EventOut, EventTicketOut, TaskChangesOut};
 pub use ops::{HealthOut, ReadinessOut};
 pub use tasks::{BulkStatusIn, BulkStatusOut, NewTaskIn, StatsOut, TaskOut, TaskPage, TaskPatchIn};
 pub use users::{UserOut, UserPage, UserPatchIn};

@@ -230,6 +230,7 @@ const TABLE: &[Row] = {
     row("POST",   "/api/v1/tasks/bulk-status", BulkStatusMissing,    [E401, E404, E404, E404, E401, E401, E401, E401, E401, E401, E401]),
     row("GET",    "/api/v1/tasks/changes",    Plain,                 [E401, S200, S200, S200, E401, E401, E401, E401, E401, E401, E401]),
     row("GET",    "/api/v1/events",           Stream,                [E401, S200, S200, S200, E401, E401, E401, E401, E401, E401, E401]),
+    row("POST",   "/api/v1/events/ticket",    Plain,                 [E401, S200, S200, S200, E401, E401, E401, E401, E401, E401, E401]),
     row("GET",    "/api/v1/tasks/{id}",       OwnersTask,            [E401, S200, E404, S200, E401, E401, E401, E401, E401, E401, E401]),
     row("GET",    "/api/v1/tasks/{id}",       OwnersTaskNotModified, [E401, S304, E404, S304, E401, E401, E401, E401, E401, E401, E401]),
     row("GET",    "/api/v1/tasks/{id}",       MissingTask,           [E401, E404, E404, E404, E401, E401, E401, E401, E401, E401, E401]),
