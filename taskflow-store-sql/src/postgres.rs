@@ -120,7 +120,8 @@ impl DialectStore<Postgres> {
         }
         // Parallel connections: a reader pool of its own would only halve each.
         let store = Self::from_pools(pool.clone(), pool.clone(), reads, false);
-        listen_for_changes(pool, Arc::downgrade(store.appended()));
+        listen_for_changes(pool.clone(), Arc::downgrade(store.appended()));
+        announce_changes(pool, Arc::downgrade(store.committed()));
         Ok(store)
     }
 
@@ -130,10 +131,38 @@ impl DialectStore<Postgres> {
     }
 }
 
-/// The channel the change-log trigger notifies (migration 0004).
+/// The channel appends are announced on.
 const CHANGES_CHANNEL: &str = "taskflow_changes";
 
-/// Wakes `appended` on every notification of another process's append to the change log:
+/// `NOTIFY`s other processes after this store's commits that appended, at most one at a
+/// time: the commits of a burst share one notification. Not inside the write's own
+/// transaction on purpose: a transaction that notifies holds a cluster-wide lock from its
+/// pre-commit until its commit record is flushed, which serialises every such commit and
+/// halved create throughput. A crash between a commit and its notification loses only the
+/// wake-up; followers poll the table, which stays the truth.
+fn announce_changes(pool: PgPool, committed: Weak<Notify>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        loop {
+            let Some(notify) = committed.upgrade() else {
+                return;
+            };
+            let woken = tokio::time::timeout(Duration::from_secs(1), notify.notified()).await;
+            drop(notify);
+            if woken.is_ok() {
+                let _ = sqlx::query("SELECT pg_notify($1, '')")
+                    .bind(CHANGES_CHANNEL)
+                    .execute(&pool)
+                    .await;
+            }
+        }
+    });
+}
+
+/// Wakes `appended` on every notification of an append to the change log (another
+/// process's, or this one's):
 /// `LISTEN` is the wake-up, the table stays the truth, and a follower polls anyway, so a
 /// lost notification or a dead listening connection only delays it. Reconnects after
 /// failures; ends when the store is dropped. Outside a tokio runtime there is no listener

@@ -49,6 +49,10 @@ pub struct DialectStore<D: Dialect> {
     /// Woken after this handle's appends to the change log, and (PostgreSQL) on every
     /// notification of another process's: what [`ChangeLog::wait_for_changes`] waits on.
     appended: Arc<Notify>,
+    /// Given a permit after each commit that appended: what a dialect that announces
+    /// appends to other processes (PostgreSQL's `NOTIFY`) waits on, coalescing a burst of
+    /// commits into one announcement.
+    committed: Arc<Notify>,
 }
 
 /// Comma-separated items: call [`next`](List::next) before each one.
@@ -88,7 +92,13 @@ impl<D: Dialect> DialectStore<D> {
             reads,
             inserts: group_commit.then(GroupCommit::default),
             appended: Arc::new(Notify::new()),
+            committed: Arc::new(Notify::new()),
         }
+    }
+
+    /// See the field: commits that appended, for the dialect's announcer.
+    pub(crate) fn committed(&self) -> &Arc<Notify> {
+        &self.committed
     }
 
     /// What wakes [`ChangeLog::wait_for_changes`]: a dialect's opener hands it to its
@@ -238,10 +248,11 @@ impl<D: Dialect> DialectStore<D> {
         qb
     }
 
-    fn insert_tasks_query(tasks: &[Task]) -> Qb<D> {
+    /// `INSERT INTO tasks ...` of `tasks`, after `prefix`.
+    fn insert_tasks_query(prefix: &str, tasks: &[Task]) -> Qb<D> {
         let mut qb = QueryBuilder::new(format!(
-            "INSERT INTO tasks (id, owner_id, title, description, status, priority, due_date, \
-             tags, {}, created_at, updated_at, completed_at, version) VALUES ",
+            "{prefix}INSERT INTO tasks (id, owner_id, title, description, status, priority, \
+             due_date, tags, {}, created_at, updated_at, completed_at, version) VALUES ",
             D::SEARCH_COLUMN
         ));
         let mut rows = List::new(&mut qb);
@@ -271,8 +282,9 @@ impl<D: Dialect> DialectStore<D> {
         D::push_search_words(values.next(), search_words(task));
     }
 
-    fn replace_task_query(task: &Task) -> Qb<D> {
-        let mut qb = QueryBuilder::new("UPDATE tasks SET ");
+    /// `UPDATE tasks SET ...` of `task` at its previous version, after `prefix`.
+    fn replace_task_query(prefix: &str, task: &Task) -> Qb<D> {
+        let mut qb = QueryBuilder::new(format!("{prefix}UPDATE tasks SET "));
         let mut set = List::new(&mut qb);
         D::bind_text(set.set("title"), task.title.clone());
         D::bind_opt_text(set.set("description"), task.description.clone());
@@ -300,19 +312,39 @@ impl<D: Dialect> DialectStore<D> {
 
     /// `INSERT INTO change_log` of `changes`, stamped now.
     fn append_query(changes: &[Change]) -> Qb<D> {
-        let at = to_millis(Utc::now());
-        let mut qb = QueryBuilder::new("INSERT INTO change_log (at, kind, subject, data) VALUES ");
-        let mut rows = List::new(&mut qb);
+        let mut qb = QueryBuilder::new("");
+        Self::push_append(&mut qb, changes);
+        qb
+    }
+
+    /// Pushes `INSERT INTO change_log ... VALUES` of `changes`, stamped now.
+    fn push_append(qb: &mut Qb<D>, changes: &[Change]) {
+        qb.push("INSERT INTO change_log (at, kind, subject, data) VALUES ");
+        let mut rows = List::new(qb);
         for change in changes {
             rows.next().push("(");
             let mut values = List::new(rows.qb);
-            D::bind_time(values.next(), at);
-            D::bind_text(values.next(), change.kind().to_owned());
-            D::bind_id(values.next(), *change.subject().as_uuid());
-            D::bind_text(values.next(), change.data_json());
+            Self::bind_event(&mut values, change);
             rows.qb.push(")");
         }
-        qb
+    }
+
+    /// The four values of an event's row, in `push_append`'s column order.
+    fn bind_event(values: &mut List<'_, D>, change: &Change) {
+        D::bind_time(values.next(), to_millis(Utc::now()));
+        D::bind_text(values.next(), change.kind().to_owned());
+        D::bind_id(values.next(), *change.subject().as_uuid());
+        D::bind_text(values.next(), change.data_json());
+    }
+
+    /// What a single-row write logged by [`write_logged`](Self::write_logged) starts
+    /// with: nothing, or (one-statement logging) the opening of the CTE `written`.
+    fn logged_prefix() -> &'static str {
+        if D::LOG_IN_ONE_STATEMENT {
+            "WITH written AS ("
+        } else {
+            ""
+        }
     }
 
     /// Appends `changes` inside `tx` (in chunks far below the parameter limits).
@@ -329,40 +361,63 @@ impl<D: Dialect> DialectStore<D> {
     /// waiters.
     async fn commit_logged(&self, tx: sqlx::Transaction<'static, D>) -> Result<()> {
         tx.commit().await.map_err(db)?;
-        self.appended.notify_waiters();
+        self.announce();
         Ok(())
     }
 
-    /// Runs one write statement and, when it changed rows, appends what `logged` makes of
-    /// the count, in one transaction. `failed` words the statement's own errors.
+    /// After a commit that appended: wakes this handle's waiters and gives the dialect's
+    /// announcer (PostgreSQL's `NOTIFY` to other processes) a permit.
+    fn announce(&self) {
+        self.appended.notify_waiters();
+        self.committed.notify_one();
+    }
+
+    /// Runs a write of at most one row, begun after [`logged_prefix`](Self::logged_prefix),
+    /// and logs `change` if it wrote: one statement where the dialect allows (the write as
+    /// the CTE `written`, the event inserted once per row it returned), else a transaction.
+    /// `failed` words the statement's own errors. Returns the rows written.
     async fn write_logged(
+        &self,
+        mut qb: Qb<D>,
+        failed: fn(sqlx::Error) -> Error,
+        change: Change,
+    ) -> Result<u64> {
+        if !D::LOG_IN_ONE_STATEMENT {
+            return self.write_logged_in_tx(qb, failed, change).await;
+        }
+        qb.push(" RETURNING 1) INSERT INTO change_log (at, kind, subject, data) SELECT ");
+        let mut values = List::new(&mut qb);
+        Self::bind_event(&mut values, &change);
+        qb.push(" FROM written");
+        let n = Self::execute(&self.writer, qb).await.map_err(failed)?;
+        if n > 0 {
+            self.announce();
+        }
+        Ok(n)
+    }
+
+    /// Runs one write statement (any number of rows, no prefix) and, when it changed rows,
+    /// appends `change` once, in one transaction.
+    async fn write_logged_in_tx(
         &self,
         qb: Qb<D>,
         failed: fn(sqlx::Error) -> Error,
-        logged: impl FnOnce(u64) -> Option<Change>,
+        change: Change,
     ) -> Result<u64> {
         let mut tx = self.begin_write().await?;
         let n = D::execute(&mut tx, qb).await.map_err(failed)?;
-        match logged(n).filter(|_| n > 0) {
-            Some(change) => {
-                Self::append(&mut tx, std::slice::from_ref(&change)).await?;
-                self.commit_logged(tx).await?;
-            }
-            // Nothing changed: dropping the transaction rolls back nothing.
-            None => drop(tx),
+        if n > 0 {
+            Self::append(&mut tx, std::slice::from_ref(&change)).await?;
+            self.commit_logged(tx).await?;
         }
+        // Nothing changed: dropping the transaction rolls back nothing.
         Ok(n)
     }
 
     /// A task write through [`write_logged`](Self::write_logged), recorded for read
     /// routing whatever its outcome.
-    async fn write_task(
-        &self,
-        owner: UserId,
-        qb: Qb<D>,
-        logged: impl FnOnce(u64) -> Option<Change>,
-    ) -> Result<u64> {
-        let r = self.write_logged(qb, db, logged).await;
+    async fn write_task(&self, owner: UserId, qb: Qb<D>, change: Change) -> Result<u64> {
+        let r = self.write_logged(qb, db, change).await;
         self.reads.wrote(owner);
         r
     }
@@ -410,10 +465,11 @@ fn search_words(task: &Task) -> Vec<String> {
 impl<D: Dialect> UserStore for DialectStore<D> {
     async fn insert_user(&self, user: &UserRecord) -> Result<()> {
         let u = &user.user;
-        let mut qb = QueryBuilder::new(
-            "INSERT INTO users (id, email, name, name_lower, role, disabled, password_hash, \
+        let mut qb = QueryBuilder::new(format!(
+            "{}INSERT INTO users (id, email, name, name_lower, role, disabled, password_hash, \
              created_at, updated_at, version) VALUES (",
-        );
+            Self::logged_prefix()
+        ));
         let mut values = List::new(&mut qb);
         D::bind_id(values.next(), *u.id.as_uuid());
         D::bind_text(values.next(), u.email.clone());
@@ -426,11 +482,8 @@ impl<D: Dialect> UserStore for DialectStore<D> {
         D::bind_time(values.next(), u.updated_at);
         D::bind_int(values.next(), version_param(user.version));
         qb.push(")");
-        let user_id = u.id;
-        self.write_logged(qb, user_write_failed, |_| {
-            Some(Change::UserChanged { user_id })
-        })
-        .await?;
+        let change = Change::UserChanged { user_id: u.id };
+        self.write_logged(qb, user_write_failed, change).await?;
         Ok(())
     }
 
@@ -523,7 +576,10 @@ impl<D: Dialect> SessionStore for DialectStore<D> {
     }
 
     async fn rotate_session(&self, r: &SessionRotation<'_>) -> Result<bool> {
-        let mut qb = QueryBuilder::new("UPDATE sessions SET token_hash = ");
+        let mut qb = QueryBuilder::new(format!(
+            "{}UPDATE sessions SET token_hash = ",
+            Self::logged_prefix()
+        ));
         D::bind_text(&mut qb, r.new_hash.to_owned());
         qb.push(", expires_at = ");
         D::bind_time(&mut qb, r.new_expires_at);
@@ -538,34 +594,28 @@ impl<D: Dialect> SessionStore for DialectStore<D> {
             D::FALSE
         ));
         D::bind_time(&mut qb, r.now);
-        let (user_id, session_id) = (r.user_id, Some(r.id));
-        let n = self
-            .write_logged(qb, db, |_| {
-                Some(Change::SessionsChanged {
-                    user_id,
-                    session_id,
-                })
-            })
-            .await?;
-        Ok(n == 1)
+        let change = Change::SessionsChanged {
+            user_id: r.user_id,
+            session_id: Some(r.id),
+        };
+        Ok(self.write_logged(qb, db, change).await? == 1)
     }
 
     async fn revoke_session(&self, user_id: UserId, id: SessionId) -> Result<()> {
         let mut qb = QueryBuilder::new(format!(
-            "UPDATE sessions SET revoked = {} WHERE id = ",
+            "{}UPDATE sessions SET revoked = {} WHERE id = ",
+            Self::logged_prefix(),
             D::TRUE
         ));
         D::bind_id(&mut qb, *id.as_uuid());
         qb.push(" AND user_id = ");
         D::bind_id(&mut qb, *user_id.as_uuid());
         qb.push(format_args!(" AND revoked = {}", D::FALSE));
-        self.write_logged(qb, db, |_| {
-            Some(Change::SessionsChanged {
-                user_id,
-                session_id: Some(id),
-            })
-        })
-        .await?;
+        let change = Change::SessionsChanged {
+            user_id,
+            session_id: Some(id),
+        };
+        self.write_logged(qb, db, change).await?;
         Ok(())
     }
 
@@ -583,13 +633,12 @@ impl<D: Dialect> SessionStore for DialectStore<D> {
         D::bind_id(&mut qb, *user_id.as_uuid());
         qb.push(format_args!(" AND revoked = {} AND id <> ", D::FALSE));
         D::bind_id(&mut qb, keep);
-        self.write_logged(qb, db, |_| {
-            Some(Change::SessionsChanged {
-                user_id,
-                session_id: None,
-            })
-        })
-        .await
+        // Many rows, one event: the transaction form on every dialect.
+        let change = Change::SessionsChanged {
+            user_id,
+            session_id: None,
+        };
+        self.write_logged_in_tx(qb, db, change).await
     }
 
     async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
@@ -614,16 +663,30 @@ impl<D: Dialect> TaskStore for DialectStore<D> {
     }
 
     async fn insert_tasks(&self, tasks: &[Task]) -> Result<()> {
-        // Multi-row INSERTs: one statement (and on SQLite one FTS5 sync) per chunk.
-        let mut tx = self.begin_write().await?;
-        for chunk in tasks.chunks(INSERT_CHUNK) {
-            D::execute(&mut tx, Self::insert_tasks_query(chunk))
-                .await
-                .map_err(duplicate_task)?;
+        if tasks.is_empty() {
+            return Ok(());
         }
         let created: Vec<Change> = tasks.iter().cloned().map(Change::TaskCreated).collect();
-        Self::append(&mut tx, &created).await?;
-        self.commit_logged(tx).await?;
+        if D::LOG_IN_ONE_STATEMENT && tasks.len() <= INSERT_CHUNK {
+            // One statement: the rows, then their events (all or none, as one statement).
+            let mut qb = Self::insert_tasks_query("WITH written AS (", tasks);
+            qb.push(") ");
+            Self::push_append(&mut qb, &created);
+            Self::execute(&self.writer, qb)
+                .await
+                .map_err(duplicate_task)?;
+            self.announce();
+        } else {
+            // Multi-row INSERTs: one statement (and on SQLite one FTS5 sync) per chunk.
+            let mut tx = self.begin_write().await?;
+            for chunk in tasks.chunks(INSERT_CHUNK) {
+                D::execute(&mut tx, Self::insert_tasks_query("", chunk))
+                    .await
+                    .map_err(duplicate_task)?;
+            }
+            Self::append(&mut tx, &created).await?;
+            self.commit_logged(tx).await?;
+        }
         for task in tasks {
             self.reads.wrote(task.owner_id);
         }
@@ -651,18 +714,15 @@ impl<D: Dialect> TaskStore for DialectStore<D> {
     }
 
     async fn replace_task(&self, task: &Task) -> Result<bool> {
-        let qb = Self::replace_task_query(task);
+        let qb = Self::replace_task_query(Self::logged_prefix(), task);
         let updated = Change::TaskUpdated(task.clone());
-        Ok(self
-            .write_task(task.owner_id, qb, |_| Some(updated))
-            .await?
-            == 1)
+        Ok(self.write_task(task.owner_id, qb, updated).await? == 1)
     }
 
     async fn replace_tasks(&self, tasks: &[Task]) -> Result<Vec<TaskId>> {
         let mut tx = self.begin_write().await?;
         for task in tasks {
-            let n = D::execute(&mut tx, Self::replace_task_query(task))
+            let n = D::execute(&mut tx, Self::replace_task_query("", task))
                 .await
                 .map_err(db)?;
             if n != 1 {
@@ -685,7 +745,7 @@ impl<D: Dialect> TaskStore for DialectStore<D> {
         id: TaskId,
         expected_version: Option<u64>,
     ) -> Result<bool> {
-        let mut qb = QueryBuilder::new("DELETE FROM tasks");
+        let mut qb = QueryBuilder::new(format!("{}DELETE FROM tasks", Self::logged_prefix()));
         Self::push_task_key(&mut qb, owner, id);
         if let Some(v) = expected_version {
             qb.push(" AND version = ");
@@ -695,7 +755,7 @@ impl<D: Dialect> TaskStore for DialectStore<D> {
             task_id: id,
             owner_id: owner,
         };
-        Ok(self.write_task(owner, qb, |_| Some(deleted)).await? == 1)
+        Ok(self.write_task(owner, qb, deleted).await? == 1)
     }
 
     async fn list_tasks(&self, request: &ListRequest) -> Result<TaskSlice> {

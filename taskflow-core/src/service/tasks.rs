@@ -139,7 +139,12 @@ impl TaskFlow {
         let store = &self.inner.store;
         let mut changed = 0u64;
         retry_lost_races!(Contended::Tasks, |attempt| {
-            let tasks = store.get_tasks(scope, &pending).await?;
+            let mut tasks = store.get_tasks(scope, &pending).await?;
+            // Stores return them in any order; the writes (and so the change log) follow
+            // the order the caller gave, on every store.
+            let order: std::collections::HashMap<TaskId, usize> =
+                pending.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+            tasks.sort_by_key(|t| order.get(&t.id).copied().unwrap_or(usize::MAX));
             // Before anything is written, a missing id fails the whole call. On a retry, an
             // id that vanished was deleted concurrently, after our check: that delete
             // serialises after this bulk change, so it is simply dropped.

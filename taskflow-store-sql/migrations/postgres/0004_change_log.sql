@@ -25,15 +25,5 @@ CREATE TABLE change_log_horizon (
 );
 INSERT INTO change_log_horizon (id, major, minor) VALUES (1, 0, 0);
 
--- The wake-up: one notification per appending statement, delivered at commit. Listeners
--- then read the table, which stays the truth (a lost notification only delays them until
--- their next poll).
-CREATE FUNCTION taskflow_change_log_notify() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('taskflow_changes', '');
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER change_log_notify AFTER INSERT ON change_log
-    FOR EACH STATEMENT EXECUTE FUNCTION taskflow_change_log_notify();
+-- The wake-up is a NOTIFY on channel taskflow_changes that each store sends after its
+-- commits (postgres.rs, announce_changes), outside the writing transaction.
