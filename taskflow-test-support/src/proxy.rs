@@ -36,7 +36,7 @@ impl Drop for Proxy {
 }
 
 impl Proxy {
-    /// Starts forwarding 127.0.0.1:<port> to `target` (`host:port`).
+    /// Starts forwarding `127.0.0.1:<port>` to `target` (`host:port`).
     pub async fn start(target: String) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
