@@ -321,12 +321,10 @@ struct Following {
 
 async fn handle(
     store: &AnyStore,
-    db_url: &str,
-    secret: &SecretArgs,
+    secret: &secret::Secret,
     cache: bool,
     following: Option<Following>,
 ) -> Result<TaskFlow, String> {
-    let secret = secret::resolve(secret.jwt_secret_file.as_deref(), db_url)?;
     let mut builder = TaskFlow::builder()
         .shared_store(store.shared())
         .jwt_secret(secret.expose());
@@ -353,20 +351,19 @@ async fn serve(args: ServeArgs) -> CliResult {
         retention: args.changes.retention(),
     };
     let store = store::open(&args.db.database_url).await?;
-    // Migrated first: the follower reads the change log as soon as the handle exists.
+    // The secret before the migrations: a configuration error is reported without waiting
+    // on the database.
+    let secret = secret::resolve(
+        args.secret.jwt_secret_file.as_deref(),
+        &args.db.database_url,
+    )?;
+    // Migrated before the handle is built: its follower reads the change log at once.
     store
         .migrate()
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
     normalize_emails(&store).await?;
-    let tf = handle(
-        &store,
-        &args.db.database_url,
-        &args.secret,
-        args.cache == Switch::On,
-        Some(following),
-    )
-    .await?;
+    let tf = handle(&store, &secret, args.cache == Switch::On, Some(following)).await?;
     let housekeeping = tokio::spawn(housekeeping(tf.clone()));
     let limits = &args.connections;
     let connections = taskflow_http::ConnectionGauge::default();
@@ -465,7 +462,11 @@ async fn create_admin(args: CreateAdminArgs) -> CliResult {
         .migrate()
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
-    let tf = handle(&store, &args.db.database_url, &args.secret, false, None).await?;
+    let secret = secret::resolve(
+        args.secret.jwt_secret_file.as_deref(),
+        &args.db.database_url,
+    )?;
+    let tf = handle(&store, &secret, false, None).await?;
     let result = tf
         .create_admin(Registration {
             email: args.email,
