@@ -644,7 +644,7 @@ impl<'h> Side<'h> {
             index: HashMap::new(),
             cursors: Vec::new(),
             listings: Vec::new(),
-            head: h.store.change_head().await.expect("change_head"),
+            head: settled_head(h).await,
         }
     }
 
@@ -682,6 +682,10 @@ impl<'h> Side<'h> {
             }
             if batch.caught_up {
                 return out;
+            }
+            if batch.events.is_empty() {
+                // Held back by another transaction on the server (PostgreSQL): wait for it.
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             }
         }
     }
@@ -944,6 +948,19 @@ impl<'h> Side<'h> {
                 self.h.advance(TimeDelta::microseconds(*us));
                 Ok(Seen::Nothing)
             }
+        }
+    }
+}
+
+/// The position after every event written so far, once they are all visible: the head
+/// alone may sort before an event whose transaction was still held back (PostgreSQL).
+async fn settled_head(h: &Harness) -> LogPosition {
+    let mut head = h.store.change_head().await.expect("change_head");
+    loop {
+        let batch = super::settled(&*h.store, Scope::All, head, 1000).await;
+        match batch.events.last() {
+            Some(last) => head = last.position,
+            None => return head,
         }
     }
 }
