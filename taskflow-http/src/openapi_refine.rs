@@ -117,6 +117,8 @@ pub fn refine(spec: &str, roles: &[String]) -> String {
     });
     let date_time = json!({ "type": "string", "format": "date-time" });
     let uuid = json!({ "type": "string", "format": "uuid" });
+    // A change-log position as the server writes it (`taskflow_core::LogPosition`).
+    let position = json!({ "type": "string", "pattern": "^[0-9a-f]{32}$" });
     let query_params: &[(&str, &str, Value)] = &[
         (
             "/tasks",
@@ -148,6 +150,18 @@ pub fn refine(spec: &str, roles: &[String]) -> String {
         ),
         ("/users", "limit", limit),
         ("/users", "page", page),
+        ("/tasks/changes", "since", position.clone()),
+        (
+            "/tasks/changes",
+            "limit",
+            json!({
+                "type": "integer",
+                "minimum": 1,
+                "maximum": taskflow_core::MAX_CHANGES_LIMIT,
+            }),
+        ),
+        ("/events", "last_event_id", position.clone()),
+        ("/events", "Last-Event-ID", position),
     ];
 
     let request_bodies = request_body_schemas(&doc);
