@@ -199,8 +199,36 @@ pub fn refine(spec: &str, roles: &[String]) -> String {
             .unwrap_or_else(|| panic!("GET {path} has ?{param}"));
         merge(&mut p["schema"], extra);
     }
+    sse_event_schema(&mut doc);
     plain_refs(&mut doc);
     doc.to_string()
+}
+
+/// poem-openapi documents a `text/event-stream` response as an array of its items; what
+/// arrives is a sequence of Server-Sent Events, and SSE-aware tools (schemathesis) check
+/// each event against the schema. Each event is described as what it is: its `id`, its
+/// `event` type, and `data`, the JSON text of an `Event`.
+fn sse_event_schema(doc: &mut Value) {
+    let content = &mut doc["paths"]["/events"]["get"]["responses"]["200"]["content"];
+    let Some(stream) = content.get_mut("text/event-stream") else {
+        panic!("GET /events answers text/event-stream");
+    };
+    stream["schema"] = json!({
+        "type": "object",
+        "description": "One Server-Sent Event: `id` (resume after it with Last-Event-ID), `event` (the type) and `data`, the JSON of an Event (components/schemas/Event).",
+        "required": ["id", "event", "data"],
+        "properties": {
+            "id": { "type": "string", "pattern": "^[0-9a-f]{32}$" },
+            "event": {
+                "type": "string",
+                "enum": ["task.created", "task.updated", "task.deleted", "reset"],
+            },
+            "data": {
+                "type": "string",
+                "x-content-schema": { "$ref": "#/components/schemas/Event" },
+            },
+        },
+    });
 }
 
 /// Replaces poem-openapi's `{description, allOf: [{$ref}, {description}]}` (how it keeps a
