@@ -5,7 +5,7 @@ use serde::Serialize;
 use taskflow_core as core;
 
 use super::tasks::TaskOut;
-use super::wire::{Timestamp, ts};
+use super::wire::{Nullable, Timestamp, ts};
 
 /// What a change did to its task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
@@ -31,7 +31,7 @@ pub struct TaskChangeOut {
     /// The task.
     pub task_id: String,
     /// The task as written, for upserts; null for deletes.
-    pub task: Option<TaskOut>,
+    pub task: Nullable<TaskOut>,
 }
 
 /// A page of the change feed.
@@ -59,7 +59,7 @@ impl From<core::TaskChanges> for TaskChangesOut {
                         core::TaskChangeKind::Delete => ChangeTypeOut::Delete,
                     },
                     task_id: c.task_id.to_string(),
-                    task: c.task.map(TaskOut::from),
+                    task: Nullable(c.task.map(TaskOut::from)),
                 })
                 .collect(),
             next: page.next.to_string(),
