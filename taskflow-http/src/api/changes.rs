@@ -124,6 +124,11 @@ impl ChangesApi {
         let query = position(&mut errors, "last_event_id", last_event_id.0);
         errors.into_result()?;
         let (principal, expires_at) = match auth {
+            // A ticket that was sent must be good, whatever else the request carries: a bad
+            // credential is never outvoted by another one.
+            EventsAuth::Bearer(_) if let Some(ticket) = ticket_param(req) => {
+                tf.redeem_event_ticket(&ticket).await?
+            }
             EventsAuth::Bearer(BearerAuth(principal)) => {
                 let token =
                     bearer_token(req).ok_or(Error::Unauthenticated("missing bearer token"))?;
@@ -156,6 +161,27 @@ impl ChangesApi {
                     .event_type(kind)
             }))
     }
+}
+
+/// The `ticket=` query parameter, if the request has one.
+fn ticket_param(req: &Request) -> Option<String> {
+    let query = req.uri().query()?;
+    url_pairs(query)
+        .find(|(k, _)| k == "ticket")
+        .map(|(_, v)| v)
+}
+
+/// The decoded `key=value` pairs of a query string.
+fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(&s.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        (decode(k), decode(v))
+    })
 }
 
 /// The token of `Authorization: Bearer <token>` (the security scheme checked it already).
