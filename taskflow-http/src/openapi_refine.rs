@@ -201,7 +201,31 @@ pub fn refine(spec: &str, roles: &[String]) -> String {
     }
     sse_event_schema(&mut doc);
     plain_refs(&mut doc);
+    nullable_refs(&mut doc);
     doc.to_string()
+}
+
+/// A nullable reference is `{nullable: true, allOf: [{$ref}]}` from poem-openapi (OpenAPI 3.0
+/// ignores `nullable` beside a bare `$ref`); client generators read `allOf` as object
+/// composition, so it becomes `anyOf` of the one reference, which they read as "this or
+/// null".
+fn nullable_refs(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.get("nullable") == Some(&Value::Bool(true))
+                && map
+                    .get("allOf")
+                    .and_then(Value::as_array)
+                    .is_some_and(|all| all.len() == 1 && all[0].get("$ref").is_some())
+                && let Some(all) = map.remove("allOf")
+            {
+                map.insert("anyOf".to_owned(), all);
+            }
+            map.values_mut().for_each(nullable_refs);
+        }
+        Value::Array(items) => items.iter_mut().for_each(nullable_refs),
+        _ => {}
+    }
 }
 
 /// poem-openapi documents a `text/event-stream` response as an array of its items; what
