@@ -490,6 +490,61 @@ pub async fn a_following_cache_honours_other_handles_writes(store: Arc<dyn Store
     assert!(cached.follower_status().unwrap().applied() > 0);
 }
 
+/// A stream ends when its session is revoked through another handle (another instance),
+/// however warm the cache of the handle serving it: the stream decides from the store, not
+/// from a cache entry its own instance has yet to drop. (The handle here has a cache and no
+/// follower, so its cache keeps the live session for as long as the test runs.)
+pub async fn event_streams_end_on_a_revocation_made_elsewhere(store: Arc<dyn Store>) {
+    let other = Harness::new(Arc::clone(&store));
+    let serving = TaskFlow::builder()
+        .shared_store(Arc::clone(&store))
+        .jwt_secret(super::SECRET)
+        .password_params(crate::PasswordParams::insecure_fast_for_tests())
+        .clock(other.clock.clone())
+        .cache(MokaCache::default())
+        .follow_changes(None)
+        .build()
+        .unwrap();
+    let a = other.account("alice").await;
+    let b = other.account("bob").await;
+    // Warm the serving handle's cache with both sessions.
+    for tokens in [&a.tokens, &b.tokens] {
+        for _ in 0..3 {
+            serving.authenticate(&tokens.access_token).await.unwrap();
+        }
+    }
+    let mut alice = serving.events(&a.principal, None).await.unwrap();
+    let mut bob = serving.events(&b.principal, None).await.unwrap();
+    other.tf.logout(&a.principal, None).await.unwrap();
+    let end = next_within(&mut alice).await;
+    assert!(
+        end.is_none(),
+        "the stream ends after logout elsewhere, got {end:?}"
+    );
+
+    // A disabled account ends its stream the same way; another user's stream goes on.
+    let admin = other.admin("root").await;
+    let t = other
+        .task(&b.principal, NewTask::new("still streaming"))
+        .await;
+    let e = next_within(&mut bob).await.unwrap().unwrap();
+    assert!(matches!(&e, Event::Change(c) if c.change.task_id() == Some(t.id)));
+    let disable = crate::UserUpdate {
+        role: None,
+        disabled: Some(true),
+    };
+    other
+        .tf
+        .update_user(&admin.principal, b.principal.user_id, disable)
+        .await
+        .unwrap();
+    let end = next_within(&mut bob).await;
+    assert!(
+        end.is_none(),
+        "the stream ends when the account is disabled elsewhere, got {end:?}"
+    );
+}
+
 /// The stream's next item, which must come within 5 s.
 async fn next_within(stream: &mut crate::EventStream) -> Option<crate::Result<crate::Event>> {
     tokio::time::timeout(Duration::from_secs(5), stream.next())

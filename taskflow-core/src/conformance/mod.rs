@@ -336,6 +336,7 @@ macro_rules! __conformance_scenarios {
                 pruned_positions_ask_for_a_reset,
                 task_feed_shows_what_get_shows,
                 event_streams_follow_visibility_and_end_on_logout,
+                event_streams_end_on_a_revocation_made_elsewhere,
                 a_following_cache_honours_other_handles_writes,
                 event_tickets_are_single_use,
             ]

@@ -334,9 +334,13 @@ impl TaskFlow {
     }
 
     /// The principal as its user and session stand now: an error once the session is
-    /// revoked, expired or gone, or the account disabled or gone.
+    /// revoked, expired or gone, or the account disabled or gone. Read past the cache: a
+    /// stream asks right after the log showed the session or account changed, which can be
+    /// before this instance's cache has dropped the old entry (the writer invalidates after
+    /// its write returns, the follower after it reads the event), and an answer from that
+    /// entry would keep a revoked stream open until the next event about its user.
     async fn recheck(&self, principal: &Principal) -> Result<Principal> {
-        let store = &self.inner.store;
+        let store = &self.inner.uncached_store;
         let user = store
             .get_user(principal.user_id)
             .await?

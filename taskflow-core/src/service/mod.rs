@@ -50,6 +50,10 @@ pub struct TaskFlow {
 
 struct Inner {
     store: Arc<dyn Store>,
+    /// The store without the cache, for answers that must not come from a cache entry
+    /// the follower has yet to invalidate: whether a stream's session still stands, read
+    /// right after the log showed it may have ended.
+    uncached_store: Arc<dyn Store>,
     signer: TokenSigner,
     refresh_tokens: RefreshTokens,
     passwords: Arc<Passwords>,
@@ -370,6 +374,7 @@ impl TaskFlowBuilder {
             .filter(|_| tokio::runtime::Handle::try_current().is_ok());
         let status = follow.as_ref().map(Follower::status_for);
         let raw_store = Arc::clone(&store);
+        let uncached_store = Arc::clone(&store);
         let (store, cached, cache_metrics): (Arc<dyn Store>, _, _) = match self.cache {
             Some(cache) => {
                 let mut cached = Cached::new(store, cache);
@@ -392,6 +397,7 @@ impl TaskFlowBuilder {
         Ok(TaskFlow {
             inner: Arc::new(Inner {
                 store,
+                uncached_store,
                 signer,
                 refresh_tokens,
                 passwords: Arc::new(passwords),
