@@ -7,18 +7,22 @@
 //! whose follower cannot read (database or feed down, a transaction holding the log back,
 //! lag past the bound) reads from the store until it has caught up again.
 //!
-//! The follower also wakes the event streams of this instance: a stream waits on the
-//! [`Notify`] of its scope ([`FollowerStatus::waker`]) and reads the log itself when an
-//! event of its subject arrives, so a write wakes only the streams that may show it.
+//! The follower also feeds the event streams of this instance: a stream waits on the
+//! [`Notify`] of its scope ([`FollowerStatus::waker`]), so a write wakes only the streams
+//! that may show it, and then takes the events from the follower's memory of the newest
+//! [`RECENT_EVENTS`] ([`FollowerStatus::recent`]) rather than reading the log itself: a
+//! write costs one read of the log per instance, not one per open stream. A stream behind
+//! that memory, or on an instance whose follower is not caught up, reads the store.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, RwLock, Weak};
 
 use dashmap::DashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-use super::LogPosition;
+use super::{ChangeBatch, ChangeEvent, LogPosition};
 use crate::cache::Cached;
 use crate::error::Error;
 use crate::ids::UserId;
@@ -72,10 +76,26 @@ pub struct FollowerStatus {
     sweep_at: AtomicUsize,
     /// Streams waiting for events of any subject.
     all: Arc<Notify>,
+    /// The newest events read, for this instance's streams.
+    recent: RwLock<Recent>,
 }
 
 /// Below this many registered subjects, dead wakers are not swept.
 const SWEEP_ABOVE: usize = 1024;
+
+/// How many of the newest events a follower keeps for the streams (a few seconds of a busy
+/// deployment's writes; a stream further behind reads the store).
+pub const RECENT_EVENTS: usize = 4096;
+
+/// The newest events the follower read: every event after `from` up to the follower's
+/// position, in log order, with no gaps (the follower reads the log in order and appends
+/// each batch whole).
+#[derive(Debug, Default)]
+struct Recent {
+    /// `None` until the follower has read the head, and after a reset until it reads again.
+    from: Option<LogPosition>,
+    events: VecDeque<ChangeEvent>,
+}
 
 impl FollowerStatus {
     fn new(stale_after: Duration) -> Self {
@@ -91,7 +111,51 @@ impl FollowerStatus {
             wakers: DashMap::new(),
             sweep_at: AtomicUsize::new(SWEEP_ABOVE),
             all: Arc::new(Notify::new()),
+            recent: RwLock::new(Recent::default()),
         }
+    }
+
+    /// The events after `after` in `scope` (at most `limit`) from the follower's memory,
+    /// as the store's `read_changes` would return them up to the follower's position;
+    /// `None` when the memory does not reach back to `after`, or the follower is not
+    /// caught up (fail-safe: the caller reads the store). `caught_up` means the batch
+    /// reaches the follower's position: what comes later wakes the scope's waker.
+    pub fn recent(&self, scope: Scope, after: LogPosition, limit: usize) -> Option<ChangeBatch> {
+        if !self.is_following() {
+            return None;
+        }
+        let recent = self.recent.read().unwrap_or_else(|e| e.into_inner());
+        if recent.from.is_none_or(|from| after < from) {
+            return None;
+        }
+        let first = recent.events.partition_point(|e| e.position <= after);
+        let mut in_scope = recent
+            .events
+            .range(first..)
+            .filter(|e| scope.contains(e.change.subject()));
+        let events: Vec<ChangeEvent> = in_scope.by_ref().take(limit).cloned().collect();
+        Some(ChangeBatch {
+            caught_up: in_scope.next().is_none(),
+            events,
+        })
+    }
+
+    /// Appends a batch the follower read after the newest remembered event, dropping the
+    /// oldest beyond [`RECENT_EVENTS`].
+    fn remember(&self, events: &[ChangeEvent]) {
+        let mut recent = self.recent.write().unwrap_or_else(|e| e.into_inner());
+        recent.events.extend(events.iter().cloned());
+        while recent.events.len() > RECENT_EVENTS {
+            let dropped = recent.events.pop_front().map(|e| e.position);
+            recent.from = recent.from.max(dropped);
+        }
+    }
+
+    /// Forgets every event: the follower goes on from `from` (its start, or after a reset).
+    fn remember_from(&self, from: LogPosition) {
+        let mut recent = self.recent.write().unwrap_or_else(|e| e.into_inner());
+        recent.events.clear();
+        recent.from = Some(from);
     }
 
     /// What a stream of `scope` waits on: notified after the follower applied an event
@@ -222,6 +286,7 @@ async fn follow(
         }
     };
     status.set_position(after);
+    status.remember_from(after);
     // Everything cached before the head was read may predate writes of other instances.
     if let Some(cache) = &cache {
         cache.invalidate_all();
@@ -237,7 +302,8 @@ async fn follow(
                     }
                     after = event.position;
                 }
-                // Streams read the log themselves; wake them once the batch is applied.
+                // Streams take the batch from memory; wake them once it is there.
+                status.remember(&read.events);
                 for event in &read.events {
                     status.wake(event.change.subject());
                 }
@@ -258,6 +324,7 @@ async fn follow(
                 status.resets.fetch_add(1, Ordering::Relaxed);
                 after = start;
                 status.set_position(after);
+                status.remember_from(after);
             }
             Err(e) => {
                 failed(&status, &e);
@@ -275,6 +342,129 @@ fn failed(status: &FollowerStatus, error: &Error) {
             error = %error,
             failures = n + 1,
             "cannot read the change log; the cache is not trusted until the follower catches up"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::changes::Change;
+
+    fn event(seq: u64, user: UserId) -> ChangeEvent {
+        ChangeEvent {
+            position: LogPosition::from_seq(seq),
+            at: chrono::Utc::now(),
+            change: Change::UserChanged { user_id: user },
+        }
+    }
+
+    fn positions(batch: &ChangeBatch) -> Vec<u64> {
+        batch.events.iter().map(|e| e.position.minor()).collect()
+    }
+
+    fn caught_up(status: &FollowerStatus) {
+        status
+            .caught_up_at
+            .store(status.now_ms() + 1, Ordering::Release);
+    }
+
+    #[test]
+    fn recent_events_answer_as_the_log_would_within_their_window() {
+        let status = FollowerStatus::new(Duration::from_secs(60));
+        let (ann, bob) = (UserId::new(), UserId::new());
+        caught_up(&status);
+        assert_eq!(
+            status.recent(Scope::All, LogPosition::ZERO, 10),
+            None,
+            "before the head"
+        );
+        status.remember_from(LogPosition::from_seq(10));
+        let log: Vec<ChangeEvent> = (11..=20)
+            .map(|s| event(s, if s % 2 == 0 { ann } else { bob }))
+            .collect();
+        status.remember(&log[..4]);
+        status.remember(&log[4..]);
+
+        let all = status
+            .recent(Scope::All, LogPosition::from_seq(10), 100)
+            .unwrap();
+        assert_eq!(positions(&all), (11..=20).collect::<Vec<_>>());
+        assert!(all.caught_up);
+        let anns = status
+            .recent(Scope::Owner(ann), LogPosition::from_seq(13), 100)
+            .unwrap();
+        assert_eq!(positions(&anns), [14, 16, 18, 20]);
+        let cut = status
+            .recent(Scope::Owner(ann), LogPosition::from_seq(13), 2)
+            .unwrap();
+        assert_eq!(positions(&cut), [14, 16]);
+        assert!(!cut.caught_up, "the limit cut it short");
+        let ahead = status
+            .recent(Scope::All, LogPosition::from_seq(25), 100)
+            .unwrap();
+        assert!(
+            ahead.events.is_empty() && ahead.caught_up,
+            "a position past the follower waits"
+        );
+        assert_eq!(
+            status.recent(Scope::All, LogPosition::from_seq(9), 100),
+            None,
+            "older than the window"
+        );
+    }
+
+    #[test]
+    fn the_window_keeps_the_newest_events_without_gaps() {
+        let status = FollowerStatus::new(Duration::from_secs(60));
+        let user = UserId::new();
+        caught_up(&status);
+        status.remember_from(LogPosition::ZERO);
+        let total = RECENT_EVENTS as u64 + 10;
+        let log: Vec<ChangeEvent> = (1..=total).map(|s| event(s, user)).collect();
+        for chunk in log.chunks(333) {
+            status.remember(chunk);
+        }
+        assert_eq!(status.recent(Scope::All, LogPosition::from_seq(9), 1), None);
+        let from_edge = status
+            .recent(Scope::All, LogPosition::from_seq(10), 1000)
+            .unwrap();
+        assert_eq!(positions(&from_edge).first(), Some(&11));
+        assert!(!from_edge.caught_up);
+
+        // After a reset the window starts again where the follower goes on.
+        status.remember_from(LogPosition::from_seq(5000));
+        assert_eq!(
+            status.recent(Scope::All, LogPosition::from_seq(4999), 1),
+            None
+        );
+        assert!(
+            status
+                .recent(Scope::All, LogPosition::from_seq(5000), 1)
+                .unwrap()
+                .events
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_follower_that_is_not_caught_up_sends_streams_to_the_store() {
+        let status = FollowerStatus::new(Duration::from_millis(100));
+        status.remember_from(LogPosition::ZERO);
+        status.remember(&[event(1, UserId::new())]);
+        assert_eq!(
+            status.recent(Scope::All, LogPosition::ZERO, 10),
+            None,
+            "never caught up"
+        );
+        caught_up(&status);
+        assert!(status.recent(Scope::All, LogPosition::ZERO, 10).is_some());
+        status.caught_up_at.store(1, Ordering::Release);
+        std::thread::sleep(Duration::from_millis(150));
+        assert_eq!(
+            status.recent(Scope::All, LogPosition::ZERO, 10),
+            None,
+            "lag past the bound"
         );
     }
 }

@@ -444,7 +444,17 @@ async fn read_some(st: &mut StreamState) -> Result<()> {
     if let Some(w) = woken.as_mut() {
         w.as_mut().enable();
     }
-    let batch = match store.read_changes(scope, after, STREAM_BATCH).await {
+    let recent = st
+        .tf
+        .inner
+        .follower
+        .as_ref()
+        .and_then(|f| f.status().recent(scope, after, STREAM_BATCH));
+    let read = match recent {
+        Some(batch) => Ok(batch),
+        None => store.read_changes(scope, after, STREAM_BATCH).await,
+    };
+    let batch = match read {
         Ok(batch) => batch,
         Err(Error::ResetRequired { start }) => {
             st.after = start;
