@@ -449,15 +449,7 @@ pub async fn a_following_cache_honours_other_handles_writes(store: Arc<dyn Store
         stale_after: Duration::from_millis(200),
         ..FollowerConfig::default()
     };
-    let cached = TaskFlow::builder()
-        .shared_store(Arc::clone(&store))
-        .jwt_secret(super::SECRET)
-        .password_params(crate::PasswordParams::insecure_fast_for_tests())
-        .clock(other.clock.clone())
-        .cache(MokaCache::default())
-        .follow_changes(Some(follow))
-        .build()
-        .unwrap();
+    let cached = cached_instance(&other, Some(follow));
     let a = other.account("alice").await;
     let t = other.task(&a.principal, NewTask::new("cached")).await;
     // Warm this handle's cache.
@@ -496,15 +488,7 @@ pub async fn a_following_cache_honours_other_handles_writes(store: Arc<dyn Store
 /// follower, so its cache keeps the live session for as long as the test runs.)
 pub async fn event_streams_end_on_a_revocation_made_elsewhere(store: Arc<dyn Store>) {
     let other = Harness::new(Arc::clone(&store));
-    let serving = TaskFlow::builder()
-        .shared_store(Arc::clone(&store))
-        .jwt_secret(super::SECRET)
-        .password_params(crate::PasswordParams::insecure_fast_for_tests())
-        .clock(other.clock.clone())
-        .cache(MokaCache::default())
-        .follow_changes(None)
-        .build()
-        .unwrap();
+    let serving = cached_instance(&other, None);
     let a = other.account("alice").await;
     let b = other.account("bob").await;
     // Warm the serving handle's cache with both sessions.
@@ -543,6 +527,20 @@ pub async fn event_streams_end_on_a_revocation_made_elsewhere(store: Arc<dyn Sto
         end.is_none(),
         "the stream ends when the account is disabled elsewhere, got {end:?}"
     );
+}
+
+/// Another instance over the store of `h`, on its clock, with a cache of its own that
+/// follows the log as `follow` says (`None`: not at all).
+fn cached_instance(h: &Harness, follow: Option<FollowerConfig>) -> TaskFlow {
+    TaskFlow::builder()
+        .shared_store(Arc::clone(&h.store))
+        .jwt_secret(super::SECRET)
+        .password_params(crate::PasswordParams::insecure_fast_for_tests())
+        .clock(h.clock.clone())
+        .cache(MokaCache::default())
+        .follow_changes(follow)
+        .build()
+        .unwrap()
 }
 
 /// The stream's next item, which must come within 5 s.
