@@ -54,6 +54,7 @@ mod rate_limit;
 mod request_id;
 mod response;
 mod server;
+mod sse_response;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,13 +4,11 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
 use poem::Request;
 use poem::web::Data;
 use poem::web::sse::Event as SseEvent;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Header, Query};
-use poem_openapi::payload::EventStream;
 use poem_openapi::types::ToJSON;
 use taskflow_core::{DEFAULT_CHANGES_LIMIT, Error, LogPosition, TaskFlow};
 
@@ -21,6 +19,7 @@ use crate::metrics::StreamGauge;
 use crate::problem::{ApiError, ApiResult};
 use crate::query_errors::{QueryErrors, QueryValue};
 use crate::response::JsonOut;
+use crate::sse_response::SseResponse;
 
 /// A comment line at least this often keeps proxies from closing an idle stream.
 const HEARTBEAT: Duration = Duration::from_secs(15);
@@ -118,7 +117,7 @@ impl ChangesApi {
         last_event_id_header: Header<Option<String>>,
         /// Resume after this event id (for clients that cannot set headers).
         last_event_id: Query<Option<String>>,
-    ) -> ApiResult<EventStream<BoxStream<'static, EventOut>>> {
+    ) -> ApiResult<SseResponse<EventOut>> {
         let mut errors = QueryErrors::default();
         let header = position(&mut errors, "Last-Event-ID", last_event_id_header.0);
         let query = position(&mut errors, "last_event_id", last_event_id.0);
@@ -149,17 +148,15 @@ impl ChangesApi {
             .map(move |event| {
                 let _open = &open;
                 event
-            })
-            .boxed();
-        Ok(EventStream::new(stream)
-            .keep_alive(HEARTBEAT)
-            .to_event(|event: EventOut| {
-                let id = event.id.clone();
-                let kind = event.kind.clone();
-                SseEvent::message(event.to_json_string())
-                    .id(id)
-                    .event_type(kind)
-            }))
+            });
+        let frames = stream.map(|event: EventOut| {
+            let id = event.id.clone();
+            let kind = event.kind.clone();
+            SseEvent::message(event.to_json_string())
+                .id(id)
+                .event_type(kind)
+        });
+        Ok(SseResponse::new(frames, HEARTBEAT))
     }
 }
 
