@@ -6,9 +6,13 @@ to the moment a stream on B received its event: p50, p99, max), how many deliver
 arrived, and B's RSS with every stream open.
 
     benches/http/events.py --bin target/release/taskflow --database-url postgres://... \
-        --streams 5000 --users 100 --rate 500 --seconds 10
+        --streams 5000 --users 100 --rate 500 --seconds 10 [--load-bin target/release/events_load]
 
-Standard library only (asyncio, raw HTTP/1.1), so it needs nothing installed.
+Standard library only (asyncio, raw HTTP/1.1), so it needs nothing installed. With
+`--load-bin` the streams and the writes come from `events_load` (benches/src/bin, built by
+`cargo build --release -p taskflow-benches --bin events_load`) instead of this process: at
+thousands of streams a Python client takes a large share of a small machine's cores, and
+its delays are then counted as the server's.
 """
 
 import argparse
@@ -140,6 +144,36 @@ def rss_mib(pid):
     return float("nan")
 
 
+async def rust_client(args, a_port, b_port, tokens, b_pid, rss_before, work):
+    """Runs events_load against the two servers; prints the same lines as the Python client,
+    with B's RSS sampled every 100 ms while the load runs."""
+    tokens_file = os.path.join(work, "tokens")
+    with open(tokens_file, "w") as f:
+        f.write("\n".join(tokens) + "\n")
+    proc = await asyncio.create_subprocess_exec(
+        args.load_bin, "--a", f"127.0.0.1:{a_port}", "--b", f"127.0.0.1:{b_port}",
+        "--tokens", tokens_file, "--streams", str(args.streams), "--rate", str(args.rate),
+        "--seconds", str(args.seconds), stdout=subprocess.PIPE)
+    opened = json.loads(await proc.stdout.readline())
+    rss_open = rss_mib(b_pid)
+    peak = rss_open
+    report = asyncio.ensure_future(proc.stdout.readline())
+    while not report.done():
+        peak = max(peak, rss_mib(b_pid))
+        await asyncio.wait([report], timeout=0.1)
+    if await proc.wait() != 0:
+        sys.exit("events_load failed")
+    r = json.loads(report.result())
+    per_user = args.streams // args.users
+    print(f"streams on B: {opened['opened']} ({per_user} per user, {args.users} users); "
+          f"writes through A: {r['writes']} in {r['write_seconds']:.1f} s "
+          f"({r['writes'] / r['write_seconds']:.0f}/s); client: events_load")
+    print(f"deliveries: {r['deliveries']} of {r['expected']}; write-to-delivery from A's ack: "
+          f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.1f} ms")
+    print(f"B RSS: {rss_before:.0f} MiB before the streams, {rss_open:.0f} MiB with "
+          f"them open, {peak:.0f} MiB at most while the writes ran")
+
+
 async def main():
     p = argparse.ArgumentParser()
     p.add_argument("--bin", required=True)
@@ -148,6 +182,7 @@ async def main():
     p.add_argument("--users", type=int, default=100)
     p.add_argument("--rate", type=int, default=500)
     p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--load-bin", help="events_load binary: streams and writes from Rust")
     args = p.parse_args()
 
     work = tempfile.mkdtemp()
@@ -167,6 +202,9 @@ async def main():
                                     {"email": email, "password": PASSWORD})
             tokens.append(pair["access_token"])
         rss_before = rss_mib(b.pid)
+        if args.load_bin:
+            await rust_client(args, a_port, b_port, tokens, b.pid, rss_before, work)
+            return
         arrivals = []
         tasks = []
         for i in range(args.streams):
