@@ -9,8 +9,16 @@ use taskflow_store_mongo::{MongoOptions, MongoStore};
 async fn mongo() -> Option<MongoStore> {
     let url = taskflow_test_support::mongo_url()?;
     let database = taskflow_test_support::unique_name("t_");
+    // nx-27017 (one Python process, ~2,000 operations a second, shared by the scenarios
+    // running at once) still runs every operation of a request whose client went away, so
+    // after `cancelled_writes_leave_the_store_writable` a new operation can wait seconds
+    // behind that backlog; a real MongoDB answers well within the default 10 s.
+    let options = MongoOptions {
+        operation_timeout: std::time::Duration::from_secs(30),
+        ..MongoOptions::default()
+    };
     Some(
-        MongoStore::open_database(&url, Some(&database), &MongoOptions::default())
+        MongoStore::open_database(&url, Some(&database), &options)
             .await
             .expect("open MongoDB store"),
     )
