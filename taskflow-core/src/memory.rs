@@ -474,14 +474,7 @@ impl ChangeLog for MemoryStore {
             });
         }
         let first = data.log.partition_point(|e| e.position <= after);
-        let mut in_scope = data.log[first..]
-            .iter()
-            .filter(|e| scope.contains(e.change.subject()));
-        let events: Vec<ChangeEvent> = in_scope.by_ref().take(limit).cloned().collect();
-        Ok(ChangeBatch {
-            caught_up: in_scope.next().is_none(),
-            events,
-        })
+        Ok(ChangeBatch::in_scope(&data.log[first..], scope, limit))
     }
 
     async fn change_head(&self) -> Result<LogPosition> {

@@ -1,4 +1,4 @@
-//! The load side of `benches/http/events.py --client rust`: holds event streams open on one
+//! The load side of `benches/http/events.py --load-bin`: holds event streams open on one
 //! instance, creates tasks through another at a steady rate, and prints the
 //! write-to-delivery delays as JSON. In Rust so that, on a machine whose cores the servers
 //! and the database share with the client, the client's own time is small next to what it

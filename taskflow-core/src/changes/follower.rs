@@ -10,7 +10,7 @@
 //! The follower also feeds the event streams of this instance: a stream waits on the
 //! [`Notify`] of its scope ([`FollowerStatus::waker`]), so a write wakes only the streams
 //! that may show it, and then takes the events from the follower's memory of the newest
-//! [`RECENT_EVENTS`] ([`FollowerStatus::recent`]) rather than reading the log itself: a
+//! [`RECENT_EVENTS`] (`FollowerStatus::recent`) rather than reading the log itself: a
 //! write costs one read of the log per instance, not one per open stream. A stream behind
 //! that memory, or on an instance whose follower is not caught up, reads the store.
 
@@ -120,7 +120,12 @@ impl FollowerStatus {
     /// `None` when the memory does not reach back to `after`, or the follower is not
     /// caught up (fail-safe: the caller reads the store). `caught_up` means the batch
     /// reaches the follower's position: what comes later wakes the scope's waker.
-    pub fn recent(&self, scope: Scope, after: LogPosition, limit: usize) -> Option<ChangeBatch> {
+    pub(crate) fn recent(
+        &self,
+        scope: Scope,
+        after: LogPosition,
+        limit: usize,
+    ) -> Option<ChangeBatch> {
         if !self.is_following() {
             return None;
         }
@@ -129,15 +134,11 @@ impl FollowerStatus {
             return None;
         }
         let first = recent.events.partition_point(|e| e.position <= after);
-        let mut in_scope = recent
-            .events
-            .range(first..)
-            .filter(|e| scope.contains(e.change.subject()));
-        let events: Vec<ChangeEvent> = in_scope.by_ref().take(limit).cloned().collect();
-        Some(ChangeBatch {
-            caught_up: in_scope.next().is_none(),
-            events,
-        })
+        Some(ChangeBatch::in_scope(
+            recent.events.range(first..),
+            scope,
+            limit,
+        ))
     }
 
     /// Appends a batch the follower read after the newest remembered event, dropping the

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::ids::{SessionId, TaskId, UserId};
+use crate::rbac::Scope;
 use crate::task::Task;
 
 /// Default time an event is kept (7 days): a client that comes back later starts over.
@@ -287,4 +288,24 @@ pub struct ChangeBatch {
     /// acknowledged before the read began is in it or before it. False when the limit cut
     /// it short, or (PostgreSQL) when a transaction still running holds later events back.
     pub caught_up: bool,
+}
+
+impl ChangeBatch {
+    /// The events of `events` (in log order, all after the position asked for) whose
+    /// subject is in `scope`, at most `limit`; caught up when none in scope is left after
+    /// them. How a store or cache that holds the log in memory answers `read_changes`.
+    pub(crate) fn in_scope<'a>(
+        events: impl IntoIterator<Item = &'a ChangeEvent>,
+        scope: Scope,
+        limit: usize,
+    ) -> ChangeBatch {
+        let mut in_scope = events
+            .into_iter()
+            .filter(|e| scope.contains(e.change.subject()));
+        let events: Vec<ChangeEvent> = in_scope.by_ref().take(limit).cloned().collect();
+        ChangeBatch {
+            caught_up: in_scope.next().is_none(),
+            events,
+        }
+    }
 }

@@ -362,10 +362,7 @@ impl TaskFlow {
 
     /// What a stream in `scope` waits on between reads.
     fn stream_waker(&self, scope: Scope) -> Option<Arc<Notify>> {
-        self.inner
-            .follower
-            .as_ref()
-            .map(|f| f.status().waker(scope))
+        self.follower_status().map(|f| f.waker(scope))
     }
 }
 
@@ -446,10 +443,8 @@ async fn read_some(st: &mut StreamState) -> Result<()> {
     }
     let recent = st
         .tf
-        .inner
-        .follower
-        .as_ref()
-        .and_then(|f| f.status().recent(scope, after, STREAM_BATCH));
+        .follower_status()
+        .and_then(|f| f.recent(scope, after, STREAM_BATCH));
     let read = match recent {
         Some(batch) => Ok(batch),
         None => store.read_changes(scope, after, STREAM_BATCH).await,

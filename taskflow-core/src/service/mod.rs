@@ -373,7 +373,6 @@ impl TaskFlowBuilder {
             .follow
             .filter(|_| tokio::runtime::Handle::try_current().is_ok());
         let status = follow.as_ref().map(Follower::status_for);
-        let raw_store = Arc::clone(&store);
         let uncached_store = Arc::clone(&store);
         let (store, cached, cache_metrics): (Arc<dyn Store>, _, _) = match self.cache {
             Some(cache) => {
@@ -391,9 +390,9 @@ impl TaskFlowBuilder {
             }
             None => (store, None, None),
         };
-        let follower = follow
-            .zip(status)
-            .map(|(config, status)| Follower::spawn(raw_store, cached, status, config));
+        let follower = follow.zip(status).map(|(config, status)| {
+            Follower::spawn(Arc::clone(&uncached_store), cached, status, config)
+        });
         Ok(TaskFlow {
             inner: Arc::new(Inner {
                 store,
